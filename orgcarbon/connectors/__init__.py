@@ -1,0 +1,1 @@
+"""connectors: see README.md for what lives here."""

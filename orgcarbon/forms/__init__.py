@@ -1,0 +1,1 @@
+"""forms: see README.md for what lives here."""

@@ -1,0 +1,41 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from orgcarbon.config import SETTINGS, flask_config, resolve_settings
+
+
+def load_settings(app: Flask, overrides: Mapping[str, Any] | None) -> None:
+    """Defaults → ORGCARBON_* environment → overrides; refuse to start without secrets in production."""
+    overrides = dict(overrides or {})
+    # Names of orgcarbon settings go through resolution; anything else is a raw Flask key (tests).
+    known = {s.name for s in SETTINGS}
+    flask_keys = {k: overrides.pop(k) for k in list(overrides) if k not in known}
+    values = resolve_settings(overrides)
+    app.instance_path = values["INSTANCE_PATH"]
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app.config.update(flask_config(values))
+    app.config.update(flask_keys)
+    logging.basicConfig(level=values["LOG_LEVEL"])
+
+
+def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
+    """Build the web application; ``overrides`` win over every other setting (tests)."""
+    from orgcarbon.platform.extensions import register_extensions
+    from orgcarbon.platform.views import register_views
+    from orgcarbon.security.setup import register_security
+
+    app = Flask("orgcarbon.platform", instance_relative_config=True)
+    load_settings(app, overrides)           # refuse missing secrets in production
+    register_security(app)                  # audit listener, idle timeout, password rules
+    appbuilder = register_extensions(app)   # db, migrate, appbuilder + babel, celery
+    with app.app_context():
+        register_views(appbuilder)          # health, audit log; later: metamodel, forms, reports
+    return app

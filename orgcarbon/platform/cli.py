@@ -1,0 +1,168 @@
+"""The ``orgcarbon`` command line: init, run, worker, demo, roles, calc and Flask-Migrate's ``db``."""
+
+from __future__ import annotations
+
+import secrets
+import sys
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+
+def _create_app():  # type: ignore[no-untyped-def]
+    from orgcarbon.platform.app import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_default_commands=False, load_dotenv=False)
+def cli() -> None:
+    """组织碳平台命令行工具。配置通过 ORGCARBON_* 环境变量给出（见 README）。"""
+
+
+def _generate_password() -> str:
+    # Always satisfies the complexity rules: letters of both cases, digits and a symbol.
+    return secrets.token_urlsafe(12) + "-Aa1"
+
+
+def ensure_user(username: str, role_name: str, password: str, first: str, last: str) -> bool:
+    """Create ``username`` with ``role_name`` unless it exists; True when it was created."""
+    sm = current_app.appbuilder.sm
+    if sm.find_user(username=username) is not None:
+        return False
+    role = sm.find_role(role_name)
+    if role is None:
+        raise click.ClickException(f"角色不存在：{role_name}（请先运行 orgcarbon init）")
+    user = sm.add_user(username, first, last, f"{username}@example.invalid", role, password=password)
+    if not user:
+        raise click.ClickException(f"创建用户 {username} 失败")
+    return True
+
+
+INITIAL_PASSWORD_FILE = "initial_admin_password"
+
+
+def _keep_initial_password(password: str) -> None:
+    # Development only, like Jenkins' initialAdminPassword: lets `make run` show the login again.
+    import os
+    from pathlib import Path
+
+    path = Path(current_app.instance_path) / INITIAL_PASSWORD_FILE
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(password + "\n")
+
+
+@cli.command("init")
+@with_appcontext
+def init_command() -> None:
+    """迁移数据库到最新版本、同步内置角色与权限、创建首个管理员（可重复运行）。"""
+    from flask_migrate import upgrade
+
+    from orgcarbon.platform.extensions import MIGRATIONS_DIR
+    from orgcarbon.security.audit import acting_as
+    from orgcarbon.security.passwords import password_problems
+
+    with acting_as("cli:init"):
+        upgrade(directory=str(MIGRATIONS_DIR))
+        counts = current_app.appbuilder.sm.sync_roles()
+        click.echo("数据库已迁移到最新版本；角色：" + "，".join(f"{k}（{v} 项权限）" for k, v in counts.items()))
+
+        settings = current_app.config["ORGCARBON"]
+        username = settings["ADMIN_USERNAME"]
+        given = settings.get("ADMIN_PASSWORD")
+        if given and (problems := password_problems(given)):
+            raise click.ClickException("ORGCARBON_ADMIN_PASSWORD 不符合密码规则：" + "；".join(problems))
+        password = given or _generate_password()
+        from orgcarbon.security.roles import ADMIN_ROLE
+
+        if ensure_user(username, ADMIN_ROLE, password, "系统", "管理员"):
+            if given:
+                click.echo(f"已创建管理员 {username}，密码取自 ORGCARBON_ADMIN_PASSWORD。")
+            else:
+                click.echo(f"已创建管理员 {username}，初始密码（只显示这一次）：{password}")
+                if settings["ENV"] == "development":
+                    _keep_initial_password(password)
+        else:
+            click.echo(f"管理员 {username} 已存在，未修改。")
+
+
+@cli.command("run")
+@click.option("--host", default="127.0.0.1", show_default=True, help="监听地址")
+@click.option("--port", default=5000, show_default=True, type=int, help="监听端口")
+@with_appcontext
+def run_command(host: str, port: int) -> None:
+    """启动 Web 服务（内置服务器；生产环境请用 gunicorn，见 README）。"""
+    click.echo(f"组织碳平台已启动：http://{host}:{port}/  （Ctrl+C 停止）")
+    from werkzeug.serving import run_simple
+
+    # Flask ignores app.run() inside its CLI, so serve through Werkzeug directly.
+    run_simple(host, port, current_app._get_current_object(), threaded=True, use_reloader=False)
+
+
+@cli.command("worker")
+@click.option("--concurrency", "-c", default=2, show_default=True, type=int, help="并发进程数")
+@click.option("--queues", "-Q", default="celery", show_default=True, help="监听的队列")
+@with_appcontext
+def worker_command(concurrency: int, queues: str) -> None:
+    """启动 Celery 后台任务进程（需要 ORGCARBON_REDIS_URL）。"""
+    celery = current_app.extensions["celery"]
+    if celery.conf.task_always_eager:
+        raise click.ClickException("未配置 ORGCARBON_REDIS_URL：任务在 Web 进程内执行，无需 worker。")
+    celery.worker_main(["worker", "--loglevel=INFO", f"--concurrency={concurrency}", f"--queues={queues}"])
+
+
+DEMO_USERS: tuple[tuple[str, str, str], ...] = (
+    ("modeller", "建模管理员", "Demo-modeller-1"),
+    ("filler", "数据填报员", "Demo-filler-1"),
+    ("reviewer", "数据审核员", "Demo-reviewer-1"),
+    ("approver", "数据审核员", "Demo-approver-1"),
+    ("consultant", "报告顾问", "Demo-consultant-1"),
+    ("auditor", "审计员", "Demo-auditor-1"),
+    ("viewer", "只读用户", "Demo-viewer-1"),
+)
+
+
+@cli.command("demo")
+@with_appcontext
+def demo_command() -> None:
+    """载入演示数据：每个角色一个演示用户（密码为公开的演示密码，切勿用于生产）。"""
+    from orgcarbon.security.audit import acting_as
+
+    if current_app.config["ORGCARBON"]["ENV"] == "production":
+        raise click.ClickException("生产模式下不能载入演示数据（演示密码是公开的）。")
+    with acting_as("cli:demo"):
+        for username, role, password in DEMO_USERS:
+            created = ensure_user(username, role, password, username, "演示")
+            state = "已创建" if created else "已存在"
+            click.echo(f"  {state}  {username:<11} {role:<6} 密码 {password}")
+
+
+@cli.command("roles")
+def roles_command() -> None:
+    """打印内置角色的权限矩阵（Markdown）。"""
+    from orgcarbon.security.roles import matrix_markdown
+
+    click.echo(matrix_markdown())
+
+
+def _register_optional() -> None:
+    # The accounting command lives in orgcarbon.rules (no Flask); attach it when present.
+    try:
+        from orgcarbon.rules.calc import calc
+    except ImportError:  # pragma: no cover - during bootstrap only
+        return
+    cli.add_command(calc)
+
+
+_register_optional()
+
+
+def main() -> None:
+    """Entry point of the ``orgcarbon`` console script."""
+    cli.main(prog_name="orgcarbon", args=sys.argv[1:])
+
+
+if __name__ == "__main__":
+    main()

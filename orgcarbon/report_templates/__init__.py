@@ -1,0 +1,1 @@
+"""report_templates: see README.md for what lives here."""

@@ -1,0 +1,188 @@
+"""The audit trail: one SQLAlchemy listener records every insert, update and delete.
+
+It hangs on the ``Session`` class, so it sees changes made through views, REST APIs, CLI commands,
+tasks and scripts alike, and writes its rows with the same connection, in the same transaction as
+the change: a change that rolls back leaves no audit row, and no change goes unrecorded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import datetime as dt
+import decimal
+import enum
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import event, inspect
+from sqlalchemy.orm import Session
+
+from orgcarbon.security.models import AuditEntry, utcnow
+
+# Columns whose values never enter the audit trail in clear.
+MASKED_COLUMNS = frozenset({"password", "secret", "token", "api_key", "key_hash"})
+MASK = "******"
+# The audit table itself is not audited (that would recurse).
+SKIPPED_TABLES = frozenset({AuditEntry.__tablename__})
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who makes a change when there is no web request (CLI, task, script)."""
+
+    username: str
+    user_id: int | None = None
+    ip: str | None = None
+
+
+_actor: contextvars.ContextVar[Actor | None] = contextvars.ContextVar("audit_actor", default=None)
+
+
+@contextlib.contextmanager
+def acting_as(username: str, user_id: int | None = None, ip: str | None = None) -> Iterator[None]:
+    """Attribute the changes made inside the block to ``username`` (for CLI commands and tasks)."""
+    token = _actor.set(Actor(username, user_id, ip))
+    try:
+        yield
+    finally:
+        _actor.reset(token)
+
+
+def current_actor() -> Actor:
+    """The logged-in web user and client IP, else the ``acting_as`` actor, else ``system``."""
+    explicit = _actor.get()
+    try:
+        from flask import g, has_request_context, request
+
+        if has_request_context():
+            user = getattr(g, "user", None)
+            ip = request.remote_addr
+            if user is not None and getattr(user, "is_authenticated", False):
+                return Actor(user.username, user.id, ip)
+            if explicit is not None:
+                return Actor(explicit.username, explicit.user_id, explicit.ip or ip)
+            return Actor("anonymous", None, ip)
+    except RuntimeError:  # pragma: no cover - outside any Flask context
+        pass
+    return explicit or Actor("system")
+
+
+def _plain(value: Any) -> Any:
+    """Make a column value JSON-serialisable without losing precision."""
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, bytes):
+        return value.hex()
+    return value
+
+
+def _value(key: str, value: Any) -> Any:
+    return MASK if key in MASKED_COLUMNS and value is not None else _plain(value)
+
+
+def _row_id(obj: Any) -> str | None:
+    # Read from the attributes, not the identity map: in after_flush a new row has its key
+    # already but is not yet registered under it.
+    key = inspect(obj).mapper.primary_key_from_instance(obj)
+    if any(part is None for part in key):
+        return None
+    return ",".join(str(part) for part in key)
+
+
+def _snapshot(obj: Any) -> dict[str, Any]:
+    mapper = inspect(obj).mapper
+    return {attr.key: _value(attr.key, getattr(obj, attr.key)) for attr in mapper.column_attrs}
+
+
+def _changes(obj: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Before and after values of the columns that changed in this flush."""
+    state = inspect(obj)
+    before: dict[str, Any] = {}
+    after: dict[str, Any] = {}
+    for attr in state.mapper.column_attrs:
+        history = state.attrs[attr.key].history
+        if not history.has_changes():
+            continue
+        old = history.deleted[0] if history.deleted else None
+        new = history.added[0] if history.added else None
+        before[attr.key] = _value(attr.key, old)
+        after[attr.key] = _value(attr.key, new)
+    return before, after
+
+
+def _table(obj: Any) -> str:
+    return str(inspect(obj).mapper.persist_selectable.name)
+
+
+def _entry(actor: Actor, now: dt.datetime, action: str, obj: Any,
+           before: dict[str, Any] | None, after: dict[str, Any] | None) -> dict[str, Any]:
+    return {
+        "occurred_at": now,
+        "user_id": actor.user_id,
+        "username": actor.username,
+        "ip": actor.ip,
+        "action": action,
+        "table_name": _table(obj),
+        "row_id": _row_id(obj),
+        "before": before,
+        "after": after,
+    }
+
+
+def _before_flush(session: Session, flush_context: Any, instances: Any) -> None:
+    # Updates and deletes are read before the flush, while the attribute history still exists;
+    # inserts are recorded after it, when their generated primary keys are known.
+    actor, now = current_actor(), utcnow()
+    pending: list[dict[str, Any]] = []
+    for obj in session.dirty:
+        if _table(obj) in SKIPPED_TABLES or not session.is_modified(obj, include_collections=False):
+            continue
+        before, after = _changes(obj)
+        if after:
+            pending.append(_entry(actor, now, "update", obj, before, after))
+    for obj in session.deleted:
+        if _table(obj) not in SKIPPED_TABLES:
+            pending.append(_entry(actor, now, "delete", obj, _snapshot(obj), None))
+    session.info.setdefault("_audit_pending", []).extend(pending)
+    session.info.setdefault("_audit_new", []).extend(
+        obj for obj in session.new if _table(obj) not in SKIPPED_TABLES
+    )
+
+
+def _after_flush(session: Session, flush_context: Any) -> None:
+    rows: list[dict[str, Any]] = session.info.pop("_audit_pending", [])
+    new_objects = session.info.pop("_audit_new", [])
+    if new_objects:
+        actor, now = current_actor(), utcnow()
+        rows.extend(_entry(actor, now, "insert", obj, None, _snapshot(obj)) for obj in new_objects)
+    if rows:
+        session.connection().execute(AuditEntry.__table__.insert(), rows)
+
+
+def _discard_pending(session: Session, previous_transaction: Any) -> None:
+    # A failed flush must not leak its rows into the next transaction's audit trail.
+    session.info.pop("_audit_pending", None)
+    session.info.pop("_audit_new", None)
+
+
+_installed = False
+
+
+def install_audit_listener() -> None:
+    """Attach the listener to every SQLAlchemy session (idempotent)."""
+    global _installed
+    if _installed:
+        return
+    event.listen(Session, "before_flush", _before_flush)
+    event.listen(Session, "after_flush", _after_flush)
+    event.listen(Session, "after_soft_rollback", _discard_pending)
+    _installed = True

@@ -1,0 +1,85 @@
+"""orgcarbon's Flask-AppBuilder security manager: role seeding and per-user language."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import session
+from flask_appbuilder.security.sqla.manager import SecurityManager
+
+from orgcarbon.security.roles import ADMIN_ROLE, READ, ROLE_MATRIX, SELF_SERVICE
+
+log = logging.getLogger(__name__)
+
+
+class OrgcarbonSecurityManager(SecurityManager):
+    """Security manager chosen through ``FAB_SECURITY_MANAGER_CLASS``."""
+
+    def on_user_login(self, user: Any) -> None:
+        """Restore the user's chosen interface language into the new session."""
+        from orgcarbon.security.models import UserSetting
+
+        setting = self.session.get(UserSetting, user.id)
+        if setting is not None and setting.locale in self.appbuilder.bm.languages:
+            session["locale"] = setting.locale
+
+    # -- role seeding -------------------------------------------------------------------------
+
+    def _area_views(self) -> list[Any]:
+        """Every registered view or API that declares a permission area."""
+        return [v for v in self.appbuilder.baseviews if getattr(v, "class_permission_name", None)]
+
+    def _menu_names_by_area(self) -> dict[str, set[str]]:
+        """Menu item and category names, by the area of the view each one opens."""
+        names: dict[str, set[str]] = {}
+        for top in self.appbuilder.menu.get_list():
+            items = top.childs or [top]
+            for item in items:
+                view = item.baseview
+                area = getattr(view, "class_permission_name", None) if view else None
+                if area:
+                    names.setdefault(area, set()).update({item.name, top.name})
+        return names
+
+    def sync_roles(self) -> dict[str, int]:
+        """Create the built-in roles and add the permissions the matrix gives them.
+
+        Permissions are only added, never removed, so edits an administrator made stay.
+        Returns the number of permissions each role holds afterwards.
+        """
+        # The admin role must exist first: FAB grants it each new permission as it creates it, and
+        # rolls the whole session back when the role is missing.
+        admin = self.add_role(ADMIN_ROLE)
+        self.add_role(self.auth_role_public)
+        self.appbuilder.add_permissions(update_perms=True)
+        views = self._area_views()
+        menus = self._menu_names_by_area()
+        counts: dict[str, int] = {}
+
+        for role_name, areas in ROLE_MATRIX.items():
+            role = self.add_role(role_name)
+            wanted: list[tuple[str, str]] = list(SELF_SERVICE)
+            for view in views:
+                perms = areas.get(view.class_permission_name, ())
+                for perm in view.base_permissions or ():
+                    if perm in perms:
+                        wanted.append((perm, view.class_permission_name))
+            for area, perms in areas.items():
+                if READ in perms:
+                    wanted.extend(("menu_access", name) for name in menus.get(area, ()))
+            for perm_name, view_name in dict.fromkeys(wanted):
+                pv = self.find_permission_view_menu(perm_name, view_name)
+                if pv is None:
+                    pv = self.add_permission_view_menu(perm_name, view_name)
+                if pv is not None and pv not in role.permissions:
+                    role.permissions.append(pv)
+            counts[role_name] = len(role.permissions)
+
+        for pv in self.session.query(self.permissionview_model).all():
+            if pv not in admin.permissions:
+                admin.permissions.append(pv)
+        counts[ADMIN_ROLE] = len(admin.permissions)
+        self.session.commit()
+        log.info("roles synchronised: %s", counts)
+        return counts

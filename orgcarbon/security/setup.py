@@ -1,0 +1,46 @@
+"""``register_security``: the request hooks and listeners that apply to every page and API."""
+
+from __future__ import annotations
+
+from flask import Flask, Response, g, request, session
+
+from orgcarbon.security.audit import install_audit_listener
+
+
+def register_security(app: Flask) -> None:
+    """Install the audit listener, the idle session timeout and per-user language persistence."""
+    install_audit_listener()
+    app.config.setdefault("FAB_PASSWORD_COMPLEXITY_VALIDATOR", _validator())
+
+    @app.before_request
+    def _idle_timeout() -> None:
+        # PERMANENT_SESSION_LIFETIME only applies to permanent sessions; refreshed on each request
+        # it becomes an idle timeout (SESSION_REFRESH_EACH_REQUEST).
+        session.permanent = True
+
+    @app.after_request
+    def _remember_language(response: Response) -> Response:
+        # FAB's /lang/<locale> stores the choice in the session only; keep it with the user.
+        if request.endpoint == "LocaleView.index" and response.status_code in (301, 302):
+            user = getattr(g, "user", None)
+            locale = session.get("locale")
+            if user is not None and getattr(user, "is_authenticated", False) and locale:
+                _save_locale(user.id, locale)
+        return response
+
+
+def _validator():  # type: ignore[no-untyped-def]
+    from orgcarbon.security.passwords import validate_password
+
+    return validate_password
+
+
+def _save_locale(user_id: int, locale: str) -> None:
+    from orgcarbon.platform.extensions import db
+    from orgcarbon.security.models import UserSetting
+
+    setting = db.session.get(UserSetting, user_id) or UserSetting(user_id=user_id)
+    if setting.locale != locale:
+        setting.locale = locale
+        db.session.add(setting)
+        db.session.commit()

@@ -1,0 +1,53 @@
+"""The web application as a person meets it: Chinese login, menu, logout, language choice."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.conftest import ADMIN_PASSWORD, login
+
+
+def test_anonymous_visitor_is_sent_to_a_chinese_login_page(client: FlaskClient) -> None:
+    response = client.get("/", follow_redirects=True)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert response.request.path == "/login/"
+    assert "<title>组织碳平台</title>" in html
+    assert "用户名" in html and "密码" in html and "登录" in html
+
+
+def test_admin_logs_in_sees_chinese_menu_and_logs_out(client: FlaskClient) -> None:
+    html = login(client, "admin", ADMIN_PASSWORD).get_data(as_text=True)
+    assert "当前用户：admin" in html
+    assert "系统管理员" in html
+    for label in ("系统管理", "数据变更日志", "安全", "用户列表", "角色列表"):
+        assert label in html, label
+    response = client.get("/logout/", follow_redirects=True)
+    assert response.request.path == "/login/"
+    assert client.get("/auditentryview/list/").status_code == 302
+
+
+def test_wrong_password_is_refused_in_chinese(client: FlaskClient) -> None:
+    html = login(client, "admin", "Wrong-password-1").get_data(as_text=True)
+    assert "当前用户" not in html
+    assert "登录失败" in html or "无效" in html or "错误" in html
+
+
+def test_english_is_selectable_and_remembered_per_user(app: Flask) -> None:
+    first = app.test_client()
+    login(first, "viewer", "Demo-viewer-1")
+    html = first.get("/lang/en", follow_redirects=True).get_data(as_text=True)
+    assert "Signed in as viewer" in html
+    # A new session of the same user starts in English; another user still gets Chinese.
+    second = app.test_client()
+    assert "Signed in as viewer" in login(second, "viewer", "Demo-viewer-1").get_data(as_text=True)
+    other = app.test_client()
+    assert "当前用户：auditor" in login(other, "auditor", "Demo-auditor-1").get_data(as_text=True)
+
+
+def test_session_is_permanent_with_idle_timeout(app: Flask, client: FlaskClient) -> None:
+    login(client, "admin", ADMIN_PASSWORD)
+    cookie = client.get_cookie(app.config.get("SESSION_COOKIE_NAME", "session"))
+    assert cookie is not None and cookie.expires is not None
+    assert app.permanent_session_lifetime.total_seconds() == 30 * 60
