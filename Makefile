@@ -48,7 +48,7 @@ test: install
 
 lint: install
 	$(BIN)/ruff check orgcarbon tests benchmarks
-	$(BIN)/mypy orgcarbon/rules
+	$(BIN)/mypy orgcarbon/rules orgcarbon/security/crypto
 
 # After changing user-facing strings: extract, merge into zh/en, then translate the new entries.
 translations: install
