@@ -53,7 +53,7 @@ lint: install
 # After changing user-facing strings: extract, merge into zh/en, then translate the new entries.
 translations: install
 	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext -k _l --no-location --omit-header -o orgcarbon/translations/messages.pot .
-	$(BIN)/pybabel update -i orgcarbon/translations/messages.pot -d orgcarbon/translations --no-fuzzy-matching --omit-header
+	$(BIN)/pybabel update -i orgcarbon/translations/messages.pot -d orgcarbon/translations --no-fuzzy-matching
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .pytest_cache

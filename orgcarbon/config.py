@@ -196,6 +196,8 @@ def flask_config(values: Mapping[str, Any]) -> dict[str, Any]:
             "zh": {"flag": "cn", "name": "中文"},
             "en": {"flag": "gb", "name": "English"},
         },
+        # API tokens expire like web sessions do.
+        "JWT_ACCESS_TOKEN_EXPIRES": timedelta(minutes=int(values["SESSION_TIMEOUT_MINUTES"])),
         "PERMANENT_SESSION_LIFETIME": timedelta(minutes=int(values["SESSION_TIMEOUT_MINUTES"])),
         "SESSION_REFRESH_EACH_REQUEST": True,
         "SESSION_COOKIE_HTTPONLY": True,

@@ -24,10 +24,14 @@ def load_settings(app: Flask, overrides: Mapping[str, Any] | None) -> None:
     app.config.update(flask_config(values))
     app.config.update(flask_keys)
     logging.basicConfig(level=values["LOG_LEVEL"])
+    # FAB warns at every start that it cannot filter relationship columns of its own user views.
+    logging.getLogger("flask_appbuilder.models.filters").setLevel(logging.ERROR)
 
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     """Build the web application; ``overrides`` win over every other setting (tests)."""
+    from orgcarbon.metamodel.register import register_metamodel
+    from orgcarbon.platform.errors import register_error_pages
     from orgcarbon.platform.extensions import register_extensions
     from orgcarbon.platform.views import register_views
     from orgcarbon.security.setup import register_security
@@ -36,6 +40,8 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     load_settings(app, overrides)           # refuse missing secrets in production
     register_security(app)                  # audit listener, idle timeout, password rules
     appbuilder = register_extensions(app)   # db, migrate, appbuilder + babel, celery
+    register_error_pages(app)               # Chinese error pages, JSON errors under /api/
     with app.app_context():
-        register_views(appbuilder)          # health, audit log; later: metamodel, forms, reports
+        register_metamodel(appbuilder)      # generated views and APIs of every metamodel entity
+        register_views(appbuilder)          # health, audit log; later: forms, reports
     return app

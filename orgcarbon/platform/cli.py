@@ -86,6 +86,23 @@ def init_command() -> None:
                     _keep_initial_password(password)
         else:
             click.echo(f"管理员 {username} 已存在，未修改。")
+        _load_default_pack()
+
+
+def _load_default_pack() -> None:
+    # The shipped GB/T 32151.5 pack is loaded once, into an empty metamodel; later runs leave it.
+    from sqlalchemy import select
+
+    from orgcarbon.metamodel.models import Unit
+    from orgcarbon.metamodel.packs.build import default_pack_records
+    from orgcarbon.metamodel.packs.transfer import import_records
+    from orgcarbon.platform.extensions import db
+
+    if db.session.scalar(select(Unit).limit(1)) is not None:
+        return
+    records = list(enumerate(default_pack_records(), start=1))
+    added = import_records(db.session, records, "GB/T 32151.5-2015")
+    click.echo("已载入行业包 GB/T 32151.5-2015：" + "，".join(f"{k} {v} 条" for k, v in added.items()))
 
 
 @cli.command("run")
@@ -137,6 +154,55 @@ def demo_command() -> None:
             created = ensure_user(username, role, password, username, "演示")
             state = "已创建" if created else "已存在"
             click.echo(f"  {state}  {username:<11} {role:<6} 密码 {password}")
+        from orgcarbon.metamodel.demo import load_demo_enterprise
+        from orgcarbon.platform.extensions import db
+
+        sm = current_app.appbuilder.sm
+        users = {name: sm.find_user(username=name) for name, _, _ in DEMO_USERS}
+        if load_demo_enterprise(db.session, users):
+            click.echo("  已创建演示企业：华钢集团（两个厂区、12 个工序、一年的月度活动数据）")
+
+
+@cli.group("pack")
+def pack_group() -> None:
+    """行业包：导入、导出因子、物料、单位、公式与标准工序（JSON Lines）。"""
+
+
+@pack_group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@with_appcontext
+def pack_import(file: str) -> None:
+    """导入行业包文件；有任何错误则列出文件、行号与原因，且不做任何修改。"""
+    from pathlib import Path
+
+    from orgcarbon.metamodel.packs.transfer import PackError, import_records, read_lines
+    from orgcarbon.platform.extensions import db
+    from orgcarbon.security.audit import acting_as
+
+    try:
+        with acting_as("cli:pack-import"):
+            added = import_records(db.session, read_lines(Path(file).read_text(encoding="utf-8"), file), file)
+    except PackError as exc:
+        raise click.ClickException("行业包导入失败，未做任何修改：\n" + str(exc)) from exc
+    click.echo("导入完成：" + ("，".join(f"{k} {v} 条" for k, v in added.items()) or "没有新内容"))
+
+
+@pack_group.command("export")
+@click.argument("file", required=False, type=click.Path(dir_okay=False))
+@with_appcontext
+def pack_export(file: str | None) -> None:
+    """导出当前的单位、物料、已发布因子与公式、标准工序；不给文件名则输出到标准输出。"""
+    from pathlib import Path
+
+    from orgcarbon.metamodel.packs.transfer import dumps, export_records
+    from orgcarbon.platform.extensions import db
+
+    text = dumps(export_records(db.session))
+    if file:
+        Path(file).write_text(text, encoding="utf-8")
+        click.echo(f"已导出 {text.count(chr(10))} 条记录到 {file}")
+    else:
+        click.echo(text, nl=False)
 
 
 @cli.command("roles")
@@ -147,16 +213,16 @@ def roles_command() -> None:
     click.echo(matrix_markdown())
 
 
-def _register_optional() -> None:
-    # The accounting command lives in orgcarbon.rules (no Flask); attach it when present.
-    try:
-        from orgcarbon.rules.calc import calc
-    except ImportError:  # pragma: no cover - during bootstrap only
-        return
+def _register_pure_commands() -> None:
+    # These commands live in orgcarbon.rules and need no app or database: they work on files.
+    from orgcarbon.rules.calc import calc
+    from orgcarbon.rules.quality.validate_cli import validate
+
     cli.add_command(calc)
+    cli.add_command(validate)
 
 
-_register_optional()
+_register_pure_commands()
 
 
 def main() -> None:

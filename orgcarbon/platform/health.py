@@ -38,7 +38,7 @@ def _worker(app: Flask, redis_ok: bool) -> dict[str, Any]:
     if not redis_ok:
         return {"mode": "redis", "ok": False, "workers": 0}
     try:
-        replies = celery.control.ping(timeout=0.5) or []
+        replies = celery.control.ping(timeout=1.0) or []
     except Exception as exc:
         return {"mode": "redis", "ok": False, "workers": 0, "error": type(exc).__name__}
     return {"mode": "redis", "ok": bool(replies), "workers": len(replies)}

@@ -13,6 +13,8 @@ from sqlalchemy import MetaData
 MODEL_MODULES: tuple[str, ...] = (
     "flask_appbuilder.security.sqla.models",
     "orgcarbon.security.models",
+    "orgcarbon.metamodel.models",
+    "orgcarbon.metamodel.versioned",
 )
 
 

@@ -23,6 +23,30 @@ AUDIT_LABELS = {
     "before": _l("Before"),
     "after": _l("After"),
 }
+ACTION_LABELS = {"insert": _l("Created"), "update": _l("Changed"), "delete": _l("Deleted")}
+# Chinese names of tables in the log; modules that add tables add their names here.
+TABLE_LABELS = {
+    "ab_user": _l("Users"),
+    "ab_role": _l("Roles"),
+    "ab_permission": _l("Permissions"),
+    "ab_view_menu": _l("Views and menus"),
+    "ab_permission_view": _l("Permissions on views"),
+    "ab_group": _l("Groups"),
+    "ab_api_key": _l("API keys"),
+    "user_setting": _l("User settings"),
+}
+
+
+def _format_time(value: object) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S") if hasattr(value, "strftime") else "—"
+
+
+AUDIT_FORMATTERS = {
+    "occurred_at": _format_time,
+    "action": lambda v: str(ACTION_LABELS.get(v, v)),
+    "table_name": lambda v: f"{TABLE_LABELS[v]} ({v})" if v in TABLE_LABELS else v,
+    "ip": lambda v: v or "—",
+}
 AUDIT_LIST = ["occurred_at", "username", "ip", "action", "table_name", "row_id"]
 AUDIT_SHOW = [*AUDIT_LIST, "user_id", "before", "after"]
 
@@ -50,6 +74,7 @@ class AuditEntryView(ModelView):
     list_title = _l("Data change log")
     show_title = _l("Data change")
     label_columns = AUDIT_LABELS
+    formatters_columns = AUDIT_FORMATTERS
     list_columns = AUDIT_LIST
     show_columns = AUDIT_SHOW
     search_columns = ["username", "ip", "action", "table_name", "row_id", "occurred_at"]

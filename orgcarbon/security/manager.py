@@ -24,6 +24,13 @@ class OrgcarbonSecurityManager(SecurityManager):
         if setting is not None and setting.locale in self.appbuilder.bm.languages:
             session["locale"] = setting.locale
 
+    def update_user_auth_stat(self, user: Any, success: bool = True) -> None:
+        """Record login counters as changes made by the user logging in, not by "anonymous"."""
+        from orgcarbon.security.audit import acting_as
+
+        with acting_as(user.username, user.id):
+            super().update_user_auth_stat(user, success)
+
     # -- role seeding -------------------------------------------------------------------------
 
     def _area_views(self) -> list[Any]:

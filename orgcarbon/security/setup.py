@@ -6,6 +6,16 @@ from flask import Flask, Response, g, request, session
 
 from orgcarbon.security.audit import install_audit_listener
 
+SECURITY_HEADERS = {
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; frame-ancestors 'none'; form-action 'self'"
+)
+
 
 def register_security(app: Flask) -> None:
     """Install the audit listener, the idle session timeout and per-user language persistence."""
@@ -17,6 +27,15 @@ def register_security(app: Flask) -> None:
         # PERMANENT_SESSION_LIFETIME only applies to permanent sessions; refreshed on each request
         # it becomes an idle timeout (SESSION_REFRESH_EACH_REQUEST).
         session.permanent = True
+
+    @app.after_request
+    def _security_headers(response: Response) -> Response:
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        if not request.path.startswith("/swagger"):
+            # FAB's pages use inline scripts and styles; everything else must come from us.
+            response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        return response
 
     @app.after_request
     def _remember_language(response: Response) -> Response:

@@ -94,7 +94,10 @@ def test_task_runs_on_a_real_worker_through_redis(worker: tuple[str, str], datab
         assert value == {"table": "ab_user", "counts": {"insert": 8}}
         # The worker, not this process, ran it.
         assert result.backend.__class__.__name__ == "RedisBackend"
-        body = app.test_client().get("/health").get_json()
+        for _ in range(5):  # a busy machine may miss one ping round
+            body = app.test_client().get("/health").get_json()
+            if body["worker"]["workers"]:
+                break
         assert body["redis"]["ok"] is True
         assert body["worker"]["mode"] == "redis" and body["worker"]["workers"] >= 1
         assert body["status"] == "ok"

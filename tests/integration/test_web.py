@@ -51,3 +51,45 @@ def test_session_is_permanent_with_idle_timeout(app: Flask, client: FlaskClient)
     cookie = client.get_cookie(app.config.get("SESSION_COOKIE_NAME", "session"))
     assert cookie is not None and cookie.expires is not None
     assert app.permanent_session_lifetime.total_seconds() == 30 * 60
+
+
+def test_missing_permission_gets_a_chinese_403_page(client: FlaskClient) -> None:
+    login(client, "filler", "Demo-filler-1")
+    response = client.get("/auditentryview/list/")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 403
+    assert "权限不足" in html and "返回首页" in html
+    assert "Forbidden" not in html
+
+
+def test_unknown_page_gets_a_chinese_404_and_api_gets_json(client: FlaskClient) -> None:
+    login(client, "admin", ADMIN_PASSWORD)
+    page = client.get("/no-such-page")
+    assert page.status_code == 404 and "页面或记录不存在" in page.get_data(as_text=True)
+    api = client.get("/api/v1/no-such-api/")
+    assert api.status_code == 404
+    assert api.get_json() == {"message": "页面或记录不存在，或不在您的数据范围内。", "status": 404}
+
+
+def test_unexpected_error_shows_no_stack_trace(app: Flask) -> None:
+    @app.route("/boom")
+    def boom() -> str:
+        raise RuntimeError("secret internals")
+
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    response = app.test_client().get("/boom")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 500
+    assert "系统内部错误" in html and "secret internals" not in html and "Traceback" not in html
+
+
+def test_pages_carry_security_headers(client: FlaskClient) -> None:
+    response = client.get("/login/")
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert "default-src 'self'" in response.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+
+
+def test_api_tokens_expire_with_the_session_timeout(app: Flask) -> None:
+    assert app.config["JWT_ACCESS_TOKEN_EXPIRES"].total_seconds() == 30 * 60
