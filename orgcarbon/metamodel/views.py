@@ -37,6 +37,10 @@ def _label_formatter(choices: dict[str, str]) -> Callable[[Any], str]:
     return lambda value: choices.get(value, value or "")
 
 
+def _blank_formatter(value: Any) -> Any:
+    return "" if value is None else value
+
+
 def _choice_field(label: Any, choices: dict[str, str]) -> SelectField:
     # "" → None, so an optional choice left empty stores NULL; validation checks the value.
     return SelectField(label, choices=[("", "—"), *choices.items()], coerce=lambda v: v or None,
@@ -122,7 +126,9 @@ def make_view(entity: Entity) -> type[ModelView]:
         "search_columns": entity.names("search"),
         "base_filters": base_filters(entity),
         "base_order": entity.order,
-        "formatters_columns": {f.name: _label_formatter(f.choices) for f in entity.fields if f.choices},
+        # Empty cells stay empty: FAB would print Python's "None" to the user.
+        "formatters_columns": {f.name: _blank_formatter for f in entity.fields}
+        | {f.name: _label_formatter(f.choices) for f in entity.fields if f.choices},
         "add_form_extra_fields": choice_fields,
         "edit_form_extra_fields": choice_fields,
         "add_form_query_rel_fields": scoped_relation_filters(entity, datamodel),

@@ -24,3 +24,12 @@ def test_list_page_and_api_answer(app: Flask, entity: str) -> None:
     assert listing.status_code == 200, listing.get_data(as_text=True)
     info = api.get(f"{entity}/_info")
     assert info.status_code == 200
+
+
+def test_empty_cells_show_nothing_rather_than_none(client) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import ADMIN_PASSWORD, login
+
+    login(client, "admin", ADMIN_PASSWORD)
+    html = client.get("/organizationview/list/").get_data(as_text=True)
+    assert "华钢集团" in html
+    assert ">None<" not in html and "None\n" not in html
