@@ -12,6 +12,7 @@ from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, SelectField
 
+from orgcarbon.metamodel.form_views import FormKeepingModelView
 from orgcarbon.metamodel.guards import (
     ScopeError,
     ScopeFilter,
@@ -144,4 +145,4 @@ def make_view(entity: Entity) -> type[ModelView]:
         attrs["new_version"] = action("new_version", _l("New version"), None, "fa-code-fork", multiple=False)(
             _named("new_version", _version_action(new_version, _l("Draft of the next version created")))
         )
-    return type(f"{entity.model.__name__}View", (ModelView,), attrs)
+    return type(f"{entity.model.__name__}View", (FormKeepingModelView,), attrs)

@@ -82,3 +82,15 @@ def test_form_shows_the_refusal_and_saves_nothing(app: Flask) -> None:
     assert "单位：未知单位“桶”" in page
     api = Api(app)
     assert api.get("material/?q=(filters:!((col:name,opr:eq,value:'怪料')))").get_json()["count"] == 0
+
+
+def test_refused_form_keeps_what_the_user_typed(app: Flask) -> None:
+    """The form comes back (no redirect) with the typed values and the reason beside the field."""
+    client = app.test_client()
+    login(client, "admin", ADMIN_PASSWORD)
+    form = {"name": "怪料", "category": "other", "unit": "桶", "state": "solid", "description": "保留我"}
+    response = client.post("/materialview/add", data=form)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert 'value="怪料"' in page and "保留我" in page and 'value="桶"' in page
+    assert page.count("未知单位“桶”") >= 2  # flash summary and beside the unit field
