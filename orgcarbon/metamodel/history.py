@@ -56,7 +56,7 @@ def history_entries(entity: Entity, item: Any, session: Session) -> list[dict[st
             if before.get(k) != after.get(k)
         ]
         result.append({
-            "occurred_at": _plain(row.occurred_at), "username": row.username, "ip": row.ip,
+            "occurred_at": row.occurred_at.strftime("%Y-%m-%d %H:%M:%S"), "username": row.username, "ip": row.ip,
             "action": row.action, "row_id": row.row_id,
             "version": after.get("version", before.get("version")), "changes": changes,
         })
@@ -90,6 +90,7 @@ TEMPLATE = """{% extends appbuilder.base_template %}
 <tbody>{% for e in entries %}<tr class="history-entry">
 <td>{{ e.occurred_at }}</td><td>{{ e.username }}</td><td>{{ actions.get(e.action, e.action) }}</td>
 <td>{{ e.version or '' }}</td><td><table class="table table-condensed diff">
+<tr><th></th><th>{{ _('Before') }}</th><th>{{ _('After') }}</th></tr>
 {% for c in e.changes %}<tr><th>{{ c.label }}</th><td class="before"><del>{{ c.before if c.before is not none else '' }}</del></td>
 <td class="after"><ins>{{ c.after if c.after is not none else '' }}</ins></td></tr>{% endfor %}
 </table></td></tr>{% endfor %}</tbody></table>
