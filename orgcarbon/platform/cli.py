@@ -214,15 +214,28 @@ def roles_command() -> None:
 
 
 def _register_pure_commands() -> None:
-    # These commands live in orgcarbon.rules and need no app or database: they work on files.
+    # These commands need no app or database: they work on files.
+    from orgcarbon.report_templates.report_cli import report
     from orgcarbon.rules.calc import calc
     from orgcarbon.rules.quality.validate_cli import validate
 
     cli.add_command(calc)
     cli.add_command(validate)
+    cli.add_command(report)
 
 
 _register_pure_commands()
+
+
+def _register_accounting_commands() -> None:
+    # account, export-package, import-package: they need the app and its database.
+    from orgcarbon.accounting.cli import COMMANDS
+
+    for command in COMMANDS:
+        cli.add_command(command)
+
+
+_register_accounting_commands()
 
 
 def main() -> None:

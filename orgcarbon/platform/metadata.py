@@ -15,6 +15,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "orgcarbon.security.models",
     "orgcarbon.metamodel.models",
     "orgcarbon.metamodel.versioned",
+    "orgcarbon.accounting.models",
 )
 
 
