@@ -75,6 +75,12 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("INSTANCE_PATH", None, "Folder for the SQLite file, dev secrets, uploads; default `./instance`"),
     Setting("LOG_LEVEL", "INFO", "Python logging level"),
+    Setting("BACKUP_DIR", None, "Folder for encrypted backups; default `<instance>/backups`"),
+    Setting(
+        "BACKUP_KEY_FILE",
+        None,
+        "Key-ring file for backup encryption (kept apart from the data); default: derived from DATA_KEY",
+    ),
 )
 
 SECRET_NAMES = tuple(s.name for s in SETTINGS if s.secret)

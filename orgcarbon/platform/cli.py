@@ -228,11 +228,13 @@ _register_pure_commands()
 
 
 def _register_accounting_commands() -> None:
-    # account, export-package, import-package: they need the app and its database.
+    # account, export-package, import-package, backup: they need the app and its database.
     from orgcarbon.accounting.cli import COMMANDS
+    from orgcarbon.security.backup_cli import backup
 
     for command in COMMANDS:
         cli.add_command(command)
+    cli.add_command(backup)
 
 
 _register_accounting_commands()

@@ -30,6 +30,13 @@ class AppContextTask(Task):  # type: ignore[misc]
 
 celery_app = Celery("orgcarbon", task_cls=AppContextTask)
 
+# Modules that define tasks; a new one is added here so that workers know its tasks too.
+TASK_MODULES: tuple[str, ...] = (
+    "orgcarbon.platform.jobs",
+    "orgcarbon.accounting.tasks",
+    "orgcarbon.security.backup",
+)
+
 
 def _forget_connections(celery: Celery) -> None:
     # Celery caches its broker pool and result backend on first use. A process builds one app in
@@ -69,7 +76,10 @@ def init_celery(app: Flask, celery: Celery) -> Celery:
     )
     AppContextTask.flask_app = app
     app.extensions["celery"] = celery
-    # Importing registers the tasks on celery_app.
-    import orgcarbon.platform.jobs  # noqa: F401
+    # Importing registers the tasks on celery_app, in the web process and in every worker.
+    import importlib
+
+    for module in TASK_MODULES:
+        importlib.import_module(module)
 
     return celery
