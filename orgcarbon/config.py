@@ -67,6 +67,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ADMIN_USERNAME", "admin", "User name of the first administrator"),
     Setting("LANGUAGE", "zh", "Default interface language (`zh` or `en`)"),
     Setting("SESSION_TIMEOUT_MINUTES", 30, "Idle minutes before a web session expires", int),
+    Setting("LOGIN_MAX_FAILURES", 5, "Failed logins that lock an account (web form and API)", int),
+    Setting("LOGIN_LOCK_MINUTES", 15, "Minutes an account stays locked", int),
     Setting(
         "REQUIRE_SERVICES",
         False,

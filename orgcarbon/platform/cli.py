@@ -205,6 +205,28 @@ def pack_export(file: str | None) -> None:
         click.echo(text, nl=False)
 
 
+@cli.group("user")
+def user_group() -> None:
+    """用户管理：解锁因登录失败被锁定的账户。"""
+
+
+@user_group.command("unlock")
+@click.argument("username")
+@with_appcontext
+def unlock_command(username: str) -> None:
+    """解锁账户（清零登录失败次数，记入审计日志）。"""
+    from orgcarbon.security.audit import acting_as
+    from orgcarbon.security.lockout import unlock
+
+    sm = current_app.appbuilder.sm
+    user = sm.find_user(username=username)
+    if user is None:
+        raise click.ClickException(f"用户不存在：{username}")
+    with acting_as("cli:user-unlock"):
+        was_locked = unlock(sm.session, user, by="cli")
+    click.echo(f"已解锁 {username}。" if was_locked else f"{username} 没有登录失败记录，无需解锁。")
+
+
 @cli.command("roles")
 def roles_command() -> None:
     """打印内置角色的权限矩阵（Markdown）。"""
