@@ -69,6 +69,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SESSION_TIMEOUT_MINUTES", 30, "Idle minutes before a web session expires", int),
     Setting("LOGIN_MAX_FAILURES", 5, "Failed logins that lock an account (web form and API)", int),
     Setting("LOGIN_LOCK_MINUTES", 15, "Minutes an account stays locked", int),
+    Setting("LOGIN_RATE_LIMIT", "20 per minute", "Login attempts allowed per client IP (web form and API)"),
     Setting(
         "REQUIRE_SERVICES",
         False,
@@ -213,5 +214,10 @@ def flask_config(values: Mapping[str, Any]) -> dict[str, Any]:
         "SESSION_COOKIE_SECURE": production,
         "WTF_CSRF_ENABLED": True,
         "REDIS_URL": values["REDIS_URL"],
+        # Login rate limit per client IP; FAB limits only the web form, register_security adds the API.
+        "RATELIMIT_ENABLED": True,
+        "AUTH_RATE_LIMITED": True,
+        "AUTH_RATE_LIMIT": values["LOGIN_RATE_LIMIT"],
+        "RATELIMIT_STORAGE_URI": values["REDIS_URL"] or "memory://",
     }
     return config

@@ -35,12 +35,13 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     from orgcarbon.platform.errors import register_error_pages
     from orgcarbon.platform.extensions import register_extensions
     from orgcarbon.platform.views import register_views
-    from orgcarbon.security.setup import register_security
+    from orgcarbon.security.setup import limit_api_login, register_security
 
     app = Flask("orgcarbon.platform", instance_relative_config=True)
     load_settings(app, overrides)           # refuse missing secrets in production
     register_security(app)                  # audit listener, idle timeout, password rules
     appbuilder = register_extensions(app)   # db, migrate, appbuilder + babel, celery
+    limit_api_login(app)                    # login rate limit on the REST login as on the form
     register_error_pages(app)               # Chinese error pages, JSON errors under /api/
     with app.app_context():
         register_metamodel(appbuilder)      # generated views and APIs of every metamodel entity

@@ -63,3 +63,15 @@ def _save_locale(user_id: int, locale: str) -> None:
         setting.locale = locale
         db.session.add(setting)
         db.session.commit()
+
+
+def limit_api_login(app: Flask) -> None:
+    """Apply the login rate limit to the REST login too (FAB limits only the web form)."""
+    if not app.config.get("AUTH_RATE_LIMITED"):
+        return
+    from flask_appbuilder.security.api import SecurityApi
+
+    appbuilder = app.appbuilder  # type: ignore[attr-defined]
+    for view in appbuilder.baseviews:
+        if isinstance(view, SecurityApi):
+            appbuilder.sm.limiter.limit(app.config["AUTH_RATE_LIMIT"], methods=["POST"])(view.blueprint)

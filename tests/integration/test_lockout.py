@@ -79,3 +79,17 @@ def test_unlock_action_on_the_user_list(app: Flask) -> None:
     page = admin.post(f"/users/action/unlock/{user_id}", follow_redirects=True).get_data(as_text=True)
     assert "已解锁：viewer" in page
     assert api_login(app.test_client(), RIGHT) == 200
+
+
+def test_login_rate_limit_applies_to_the_api_login_too(database_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import build_app, dispose
+
+    app = build_app(database_url, tmp_path / "i", LOGIN_RATE_LIMIT="3 per minute")
+    try:
+        client = app.test_client()
+        codes = [api_login(client, "Nobody-knows-1") for _ in range(4)]
+        assert codes == [401, 401, 401, 429]
+        forms = [client.post("/login/", data={"username": "x", "password": "y"}).status_code for _ in range(4)]
+        assert forms[-1] == 429
+    finally:
+        dispose(app)
