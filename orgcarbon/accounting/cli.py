@@ -1,4 +1,4 @@
-"""Commands ``orgcarbon account``, ``export-package`` and ``import-package``."""
+"""Commands ``orgcarbon account``, ``export-package``, ``import-package``, ``stale-runs`` and ``restate``."""
 
 from __future__ import annotations
 
@@ -99,4 +99,145 @@ def import_package_command(file: str, org: str) -> None:
     click.echo(f"已导入 {count} 条活动记录，{package.year} 年{hint}")
 
 
-COMMANDS = (account_command, export_package_command, import_package_command)
+def _app_user(username: str):  # type: ignore[no-untyped-def]
+    from flask import current_app
+
+    user = current_app.appbuilder.sm.find_user(username=username)
+    if user is None:
+        raise click.ClickException(f"找不到用户“{username}”")
+    return user
+
+
+def _restatement_text(data: dict) -> str:  # type: ignore[type-arg]
+    lines = [f"重述申请 #{data['id']}：因子 {data['factor_code']} v{data['factor_version']}，策略 {data['policy']}，"
+             f"状态 {data['status']}，申请人 {data['requested_by'] or '—'}"]
+    for r in data["runs"]:
+        lines.append(f"  核算结果 #{r['run_id']} {r['organization']} {r['year']}：{r['before_tco2']:,.2f} → "
+                     f"{r['after_tco2']:,.2f} tCO2（差 {r['diff_tco2']:+,.2f}）"
+                     + (f"，新结果 #{r['new_run_id']}" if r["new_run_id"] else "")
+                     + ("（活动数据也已变化）" if r["data_changed"] else ""))
+    if data["preview"]:
+        lines.append("  组织 / 工序 / 月份：重述前 → 重述后（差额）")
+        lines += [f"  {d['organization']} / {d['process']} / {d['month']}：{d['before_tco2']:,.2f} → "
+                  f"{d['after_tco2']:,.2f}（{d['diff_tco2']:+,.2f}）" for d in data["preview"]]
+    return "\n".join(lines)
+
+
+@click.command("stale-runs")
+@click.option("--json", "as_json", is_flag=True, help="输出 JSON")
+@with_appcontext
+def stale_runs_command(as_json: bool) -> None:
+    """列出因活动数据或因子变化而过期的现行核算结果及原因。"""
+    from orgcarbon.accounting.recalc import stale_runs
+    from orgcarbon.platform.extensions import db
+
+    found = [s.as_dict() for s in stale_runs(db.session)]
+    if as_json:
+        click.echo(json.dumps(found, ensure_ascii=False, indent=2))
+        return
+    if not found:
+        click.echo("没有过期的核算结果")
+    for s in found:
+        click.echo(f"核算结果 #{s['run_id']} {s['organization']} {s['year']}：" + "；".join(s["reasons"]))
+
+
+@click.group("restate")
+def restate_group() -> None:
+    """因子变化的重述：预览（申请）、冻结、批准应用、驳回、列表。"""
+
+
+def _factor(factor: str, version: int | None):  # type: ignore[no-untyped-def]
+    from orgcarbon.metamodel.versioned import Factor
+    from orgcarbon.platform.extensions import db
+
+    if factor.isdigit() and version is None:
+        return db.session.get(Factor, int(factor))
+    query = select(Factor).where(Factor.code == factor)
+    query = query.where(Factor.version == version) if version is not None else query.where(Factor.status == "published")
+    return db.session.scalar(query)
+
+
+@restate_group.command("preview")
+@click.option("--factor", required=True, help="因子编号，或因子代码（默认取其已发布版本）")
+@click.option("--version", type=int, default=None, help="因子版本（与因子代码一起使用）")
+@click.option("--by", "by", required=True, help="申请人用户名")
+@click.option("--freeze", "policy_freeze", is_flag=True, help="选择冻结策略：过去的结果保持不变（不需要批准）")
+@click.option("--note", default=None, help="说明")
+@click.option("--json", "as_json", is_flag=True, help="输出 JSON")
+@with_appcontext
+def restate_preview(factor: str, version: int | None, by: str, policy_freeze: bool, note: str | None,
+                    as_json: bool) -> None:
+    """计算重述预览（不保存核算结果）并保存为待批准的申请；或用 --freeze 记录冻结决定。"""
+    from orgcarbon.accounting.restatement import (
+        RestatementRefused,
+        freeze,
+        request_restatement,
+        restatement_dict,
+    )
+    from orgcarbon.platform.extensions import db
+    from orgcarbon.security.audit import acting_as
+
+    user = _app_user(by)
+    with acting_as(user.username, user.id):
+        try:
+            found = _factor(factor, version)
+            made = (freeze if policy_freeze else request_restatement)(db.session, found, user, None, note)
+        except RestatementRefused as exc:
+            db.session.rollback()
+            raise click.ClickException("\n".join(exc.reasons)) from exc
+    data = restatement_dict(made)
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2) if as_json else _restatement_text(data))
+
+
+@restate_group.command("apply")
+@click.argument("restatement_id", type=int)
+@click.option("--by", "by", required=True, help="批准人用户名（不能是申请人）")
+@with_appcontext
+def restate_apply(restatement_id: int, by: str) -> None:
+    """批准并应用重述申请：只重算受影响的核算结果，旧结果保留并标记为已替代。"""
+    from orgcarbon.accounting.restatement import RestatementRefused, approve, restatement_dict
+    from orgcarbon.platform.extensions import db
+    from orgcarbon.security.audit import acting_as
+
+    user = _app_user(by)
+    with acting_as(user.username, user.id):
+        try:
+            done = approve(db.session, restatement_id, user)
+        except RestatementRefused as exc:
+            raise click.ClickException("重述未应用：\n" + "\n".join(f"  {r}" for r in exc.reasons)) from exc
+    click.echo(_restatement_text(restatement_dict(done)))
+
+
+@restate_group.command("reject")
+@click.argument("restatement_id", type=int)
+@click.option("--by", "by", required=True, help="用户名")
+@click.option("--note", default=None, help="说明")
+@with_appcontext
+def restate_reject(restatement_id: int, by: str, note: str | None) -> None:
+    """驳回（或由申请人撤回）待批准的重述申请。"""
+    from orgcarbon.accounting.restatement import RestatementRefused, reject
+    from orgcarbon.platform.extensions import db
+    from orgcarbon.security.audit import acting_as
+
+    user = _app_user(by)
+    with acting_as(user.username, user.id):
+        try:
+            reject(db.session, restatement_id, user, None, note)
+        except RestatementRefused as exc:
+            raise click.ClickException("\n".join(exc.reasons)) from exc
+    click.echo(f"重述申请 #{restatement_id} 已驳回")
+
+
+@restate_group.command("list")
+@with_appcontext
+def restate_list() -> None:
+    """列出重述申请与冻结决定。"""
+    from orgcarbon.accounting.models import Restatement
+    from orgcarbon.platform.extensions import db
+
+    for r in db.session.scalars(select(Restatement).order_by(Restatement.id.desc())):
+        click.echo(f"#{r.id} {r.factor_code} v{r.factor_version} {r.policy} {r.status} "
+                   f"申请人 {r.requested_by_name or '—'} 决定人 {r.decided_by_name or '—'}")
+
+
+COMMANDS = (account_command, export_package_command, import_package_command, stale_runs_command, restate_group)

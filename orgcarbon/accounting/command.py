@@ -8,7 +8,7 @@ nothing is stored.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import insert
@@ -28,6 +28,7 @@ from orgcarbon.metamodel.models import Organization
 from orgcarbon.metamodel.rules_inputs import ModelConversionError, RulesInputs, rules_inputs
 from orgcarbon.metamodel.versioned import AccountingModel
 from orgcarbon.rules import AccountingContext, AccountingError, Result, compute
+from orgcarbon.rules.factors import FactorLibrary
 from orgcarbon.rules.results import ResultLine as EngineLine
 from orgcarbon.security.scope import OrgScope
 
@@ -53,6 +54,8 @@ class AccountOrganisation:
     electricity_ef: float | None = None
     scope: OrgScope | None = None  # the caller's data scope; None: a trusted caller (CLI, task)
     user: Any = None
+    # A factor library to use instead of the published one (a restatement's preview and apply).
+    library: FactorLibrary | None = None
 
     def validate(self) -> tuple[Organization, AccountingModel, list[ActivityRow]]:
         """Check organisation, scope, model and data; raise ``AccountingRefused`` if unfit."""
@@ -79,6 +82,8 @@ class AccountOrganisation:
             inputs = rules_inputs(self.session, model.id)
         except ModelConversionError as exc:
             raise AccountingRefused([str(exc)]) from exc
+        if self.library is not None:
+            inputs = replace(inputs, library=self.library)
         context = AccountingContext(
             year=self.year, on=year_start(self.year), grid_region=grid_region(self.session, org.id),
             electricity_ef=self.electricity_ef, organization=org.name, units=inputs.units,
@@ -89,8 +94,12 @@ class AccountOrganisation:
             raise AccountingRefused([_describe(issue, rows) for issue in exc.issues]) from exc
         return org, model, rows, inputs, result
 
-    def run(self, run: AccountingRun | None = None) -> AccountingRun:
-        """Compute and store the run with its lines in one transaction; returns the run."""
+    def run(self, run: AccountingRun | None = None, commit: bool = True) -> AccountingRun:
+        """Compute and store the run with its lines in one transaction; returns the run.
+
+        ``commit=False`` leaves the transaction open (a restatement stores several runs in one);
+        on any error the session is still rolled back.
+        """
         started = utcnow()
         try:
             org, model, rows, inputs, result = self.compute()
@@ -110,7 +119,8 @@ class AccountOrganisation:
             self.session.add(run)
             self.session.flush()  # the run row goes through the ORM, so the audit trail records it
             store_lines(self.session, run.id, model, rows, inputs, result)
-            self.session.commit()
+            if commit:
+                self.session.commit()
         except Exception:
             self.session.rollback()
             raise

@@ -17,14 +17,28 @@ from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
 from orgcarbon.accounting.explain import explain
-from orgcarbon.accounting.models import AccountingRun, ResultLine
+from orgcarbon.accounting.models import AccountingRun, Restatement, ResultLine
+from orgcarbon.accounting.restatement import (
+    POLICIES,
+    RestatementRefused,
+    approve,
+    freeze,
+    reject,
+    request_restatement,
+    restatement_dict,
+)
 from orgcarbon.platform.extensions import db
 from orgcarbon.security.roles import METHOD_PERMISSIONS
 from orgcarbon.security.scope import org_scope
 
 AREA = "Results"
+# Restatement requests and approvals need write on "Results" (the area of results and their
+# recalculation, held by the modelling administrator); reading them needs read on "Results".
 PERMISSIONS = {**METHOD_PERMISSIONS, "runs": "read", "run": "read", "lines": "read", "explain": "read",
-               "start": "write", "explain_page": "read", "run_page": "read"}
+               "start": "write", "explain_page": "read", "run_page": "read", "stale": "read",
+               "restatements": "read", "restatement": "read", "request_restatement": "write",
+               "approve_restatement": "write", "reject_restatement": "write", "restatements_page": "read",
+               "restatement_page": "read"}
 PAGE_SIZE = 500
 
 
@@ -85,6 +99,20 @@ def process_totals(run_id: int) -> list[tuple[str, str, float]]:
         .order_by(Organization.name, Process.name)
     )
     return [(o, p or "", float(v)) for o, p, v in db.session.execute(_scoped(query, ResultLine.organization_id))]
+
+
+def visible_restatement(restatement_id: int) -> Restatement | None:
+    """The restatement if it covers a run the caller may read, else None."""
+    found = db.session.get(Restatement, restatement_id)
+    scope = org_scope()
+    return found if found is not None and any(scope.can_read(r.organization_id) for r in found.runs) else None
+
+
+def visible_restatements() -> list[Restatement]:
+    """Restatements covering a run the caller may read, newest first."""
+    scope = org_scope()
+    query = select(Restatement).order_by(Restatement.id.desc()).limit(PAGE_SIZE)
+    return [r for r in db.session.scalars(query) if any(scope.can_read(i.organization_id) for i in r.runs)]
 
 
 class ResultsApi(BaseApi):
@@ -201,6 +229,129 @@ class ResultsApi(BaseApi):
             return self.response_404()
         return self.response(200, result=explain(db.session, line))
 
+    @expose("/stale", methods=["GET"])
+    @protect()
+    @safe
+    def stale(self) -> Response:
+        """Current runs in the caller's scope whose data or factors changed since, with the reasons.
+        ---
+        get:
+          responses:
+            200: {description: stale runs}
+        """
+        from orgcarbon.accounting.recalc import stale_runs
+
+        return self.response(200, result=[s.as_dict() for s in stale_runs(db.session, org_scope())])
+
+    @expose("/restatements", methods=["GET"])
+    @protect()
+    @safe
+    def restatements(self) -> Response:
+        """Restatement requests and freeze decisions covering runs the caller may read, newest first.
+        ---
+        get:
+          responses:
+            200: {description: restatements}
+        """
+        scope = org_scope()
+        return self.response(200, result=[restatement_dict(r, scope) for r in visible_restatements()])
+
+    @expose("/restatements/<int:restatement_id>", methods=["GET"])
+    @protect()
+    @safe
+    def restatement(self, restatement_id: int) -> Response:
+        """One restatement with its runs and preview rows (by organisation, process, month).
+        ---
+        get:
+          responses:
+            200: {description: restatement}
+            404: {description: not found or outside the data scope}
+        """
+        found = visible_restatement(restatement_id)
+        if found is None:
+            return self.response_404()
+        return self.response(200, result=restatement_dict(found, org_scope()))
+
+    @expose("/restatements", methods=["POST"])
+    @protect()
+    @safe
+    def request_restatement(self) -> Response:
+        """Choose the policy for a published factor version: ``{"factor_id", "policy": "restate"|"freeze", "note"?}``.
+        ---
+        post:
+          responses:
+            201: {description: the request with its preview, or the freeze decision}
+            422: {description: refused, with the Chinese reasons}
+        """
+        from flask import g
+
+        from orgcarbon.metamodel.versioned import Factor
+
+        body = request.get_json(silent=True) or {}
+        policy = body.get("policy", "restate")
+        try:
+            factor_id = int(body["factor_id"])
+        except (KeyError, TypeError, ValueError):
+            return self.response_422(message="需要 factor_id（整数）与 policy（restate 或 freeze）")
+        if policy not in POLICIES:
+            return self.response_422(message="policy 只能是 restate（重述）或 freeze（冻结）")
+        scope = org_scope()
+        try:
+            factor = db.session.get(Factor, factor_id)
+            if policy == "freeze":
+                made = freeze(db.session, factor, g.user, scope, body.get("note"))
+            else:
+                made = request_restatement(db.session, factor, g.user, scope, body.get("note"))
+        except RestatementRefused as exc:
+            db.session.rollback()
+            return self.response_422(message=exc.reasons)
+        return self.response(201, result=restatement_dict(made, scope))
+
+    @expose("/restatements/<int:restatement_id>/approve", methods=["POST"])
+    @protect()
+    @safe
+    def approve_restatement(self, restatement_id: int) -> Response:
+        """Approve and apply a pending restatement (not by its requester).
+        ---
+        post:
+          responses:
+            200: {description: applied}
+            404: {description: not found or outside the data scope}
+            422: {description: refused, with the Chinese reasons}
+        """
+        from flask import g
+
+        if visible_restatement(restatement_id) is None:
+            return self.response_404()
+        try:
+            done = approve(db.session, restatement_id, g.user, org_scope())
+        except RestatementRefused as exc:
+            return self.response_422(message=exc.reasons)
+        return self.response(200, result=restatement_dict(done, org_scope()))
+
+    @expose("/restatements/<int:restatement_id>/reject", methods=["POST"])
+    @protect()
+    @safe
+    def reject_restatement(self, restatement_id: int) -> Response:
+        """Reject (or withdraw) a pending restatement: ``{"note"?}``.
+        ---
+        post:
+          responses:
+            200: {description: rejected}
+            404: {description: not found or outside the data scope}
+            422: {description: refused}
+        """
+        from flask import g
+
+        if visible_restatement(restatement_id) is None:
+            return self.response_404()
+        body = request.get_json(silent=True) or {}
+        try:
+            done = reject(db.session, restatement_id, g.user, org_scope(), body.get("note"))
+        except RestatementRefused as exc:
+            return self.response_422(message=exc.reasons)
+        return self.response(200, result=restatement_dict(done, org_scope()))
+
 
 class ResultsView(BaseView):
     """核算结果 pages: runs, a run's figures by process and line, and the explanation of a line."""
@@ -235,6 +386,21 @@ class ResultsView(BaseView):
         if line is None:
             abort(404)
         return self.render_template("accounting/explain.html", x=explain(db.session, line))
+
+    @expose("/restatements")
+    @has_access
+    def restatements_page(self) -> str:
+        scope = org_scope()
+        return self.render_template("accounting/restatements.html",
+                                    items=[restatement_dict(r, scope) for r in visible_restatements()])
+
+    @expose("/restatement/<int:restatement_id>")
+    @has_access
+    def restatement_page(self, restatement_id: int) -> str:
+        found = visible_restatement(restatement_id)
+        if found is None:
+            abort(404)
+        return self.render_template("accounting/restatement.html", r=restatement_dict(found, org_scope()))
 
 
 def register_accounting(appbuilder: AppBuilder) -> None:
