@@ -227,6 +227,32 @@ def unlock_command(username: str) -> None:
     click.echo(f"已解锁 {username}。" if was_locked else f"{username} 没有登录失败记录，无需解锁。")
 
 
+@cli.group("audit")
+def audit_group() -> None:
+    """审计日志：校验防篡改哈希链。"""
+
+
+@audit_group.command("verify")
+@with_appcontext
+def audit_verify_command() -> None:
+    """逐条校验审计日志的 SM3 哈希链，找出被修改、删除或调换顺序的记录。"""
+    from sqlalchemy import select
+
+    from orgcarbon.platform.extensions import db
+    from orgcarbon.security.audit_chain import verify_chain
+    from orgcarbon.security.models import AuditEntry
+
+    table = AuditEntry.__table__
+    rows = db.session.execute(select(table).order_by(table.c.id).execution_options(yield_per=2000)).mappings()
+    report = verify_chain(rows)
+    if report.ok:
+        click.echo(f"审计日志完整：已校验 {report.checked} 条记录，哈希链无断裂。最新哈希 {report.last_hash}")
+        return
+    for problem in report.problems:
+        click.echo(f"  记录 {problem.entry_id}：{problem.reason}", err=True)
+    raise click.ClickException(f"审计日志校验失败：发现 {len(report.problems)} 处问题（已校验 {report.checked} 条）。")
+
+
 @cli.command("roles")
 def roles_command() -> None:
     """打印内置角色的权限矩阵（Markdown）。"""

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import event, inspect
+from sqlalchemy import event, func, inspect, select
 from sqlalchemy.orm import Session
 
 from orgcarbon.security.models import AuditEntry, utcnow
@@ -138,7 +138,14 @@ def _entry(actor: Actor, now: dt.datetime, action: str, obj: Any,
     }
 
 
+class AuditTrailReadOnly(RuntimeError):
+    """The audit trail is append-only: no update or delete through the application."""
+
+
 def _before_flush(session: Session, flush_context: Any, instances: Any) -> None:
+    for obj in [*session.dirty, *session.deleted]:
+        if isinstance(obj, AuditEntry) and (obj in session.deleted or session.is_modified(obj)):
+            raise AuditTrailReadOnly("审计日志只能追加，不能修改或删除")
     # Updates and deletes are read before the flush, while the attribute history still exists;
     # inserts are recorded after it, when their generated primary keys are known.
     actor, now = current_actor(), utcnow()
@@ -165,7 +172,26 @@ def _after_flush(session: Session, flush_context: Any) -> None:
         actor, now = current_actor(), utcnow()
         rows.extend(_entry(actor, now, "insert", obj, None, _snapshot(obj)) for obj in new_objects)
     if rows:
-        session.connection().execute(AuditEntry.__table__.insert(), rows)
+        write_chained(session.connection(), rows)
+
+
+# Any constant: the PostgreSQL advisory lock that serialises appends to the chain.
+_CHAIN_LOCK = 7_316_052_211
+
+
+def write_chained(connection: Any, rows: list[dict[str, Any]]) -> None:
+    """Append ``rows`` to the audit table, each linked by SM3 to the entry before it."""
+    from orgcarbon.security.audit_chain import GENESIS, chain
+
+    if connection.dialect.name == "postgresql":
+        # Two transactions must not both link to the same last entry: take turns until commit.
+        connection.execute(select(func.pg_advisory_xact_lock(_CHAIN_LOCK)))
+    table = AuditEntry.__table__
+    last = connection.execute(select(table.c.entry_hash).order_by(table.c.id.desc()).limit(1)).scalar()
+    chain(last or GENESIS, rows)
+    # One statement per row keeps the ids in chain order on every database.
+    for row in rows:
+        connection.execute(table.insert(), row)
 
 
 def _discard_pending(session: Session, previous_transaction: Any) -> None:

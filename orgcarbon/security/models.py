@@ -29,6 +29,9 @@ class AuditEntry(Model):
     row_id: Mapped[str | None] = mapped_column(String(256), nullable=True, index=True)
     before: Mapped[dict | None] = mapped_column(JSON, nullable=True)
     after: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    # SM3 chain (security/audit_chain.py): the previous entry's hash and this entry's own.
+    prev_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    entry_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
 
     def __repr__(self) -> str:
         return f"<AuditEntry {self.id} {self.action} {self.table_name}:{self.row_id}>"

@@ -11,7 +11,7 @@ from flask import Flask
 
 from tests.conftest import build_app, dispose, run_cli
 
-COMMANDS = ["init", "run", "worker", "demo", "roles", "calc", "validate", "pack", "report", "account", "export-package", "import-package", "backup", "db"]
+COMMANDS = ["init", "run", "worker", "demo", "roles", "calc", "validate", "pack", "report", "account", "export-package", "import-package", "backup", "audit", "user", "db"]
 
 
 def test_help_lists_every_command_in_chinese() -> None:
