@@ -31,6 +31,7 @@ def load_settings(app: Flask, overrides: Mapping[str, Any] | None) -> None:
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     """Build the web application; ``overrides`` win over every other setting (tests)."""
     from orgcarbon.accounting.views import register_accounting
+    from orgcarbon.analysis.views import register_analysis
     from orgcarbon.metamodel.register import register_metamodel
     from orgcarbon.platform.errors import register_error_pages
     from orgcarbon.platform.extensions import register_extensions
@@ -47,4 +48,5 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         register_metamodel(appbuilder)      # generated views and APIs of every metamodel entity
         register_views(appbuilder)          # health, audit log; later: forms, reports
         register_accounting(appbuilder)     # results with lineage, explain, the accounting task
+        register_analysis(appbuilder)       # 碳全景, 碳账本, 碳比对 over the stored results
     return app
