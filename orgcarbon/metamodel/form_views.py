@@ -32,6 +32,31 @@ def attach_errors(form: Any, exc: Exception) -> None:
 class FormKeepingModelView(ModelView):
     """ModelView that re-renders a refused add/edit form instead of redirecting away from it."""
 
+    def _save(self, form: Any, item: Any, adding: bool) -> bool:
+        """Validate, check and store ``item`` from ``form``; False keeps the form on screen."""
+        if not form.validate():
+            return False
+        self.process_form(form, adding)
+        check, persist, after, done = (
+            (self.pre_add, self.datamodel.add, self.post_add, self.add_row_message)
+            if adding
+            else (self.pre_update, self.datamodel.edit, self.post_update, self.edit_row_message)
+        )
+        try:
+            form.populate_obj(item)
+            check(item)
+        except REFUSED as exc:
+            attach_errors(form, exc)
+            return False
+        try:
+            persist(item)
+        except Exception:  # the database refused it: say so, keep the form
+            flash(self.database_error_message, "danger")
+            return False
+        after(item)
+        flash(done, "success")
+        return True
+
     def _add(self) -> Any:
         if request.method != "POST":
             return super()._add()
@@ -39,23 +64,8 @@ class FormKeepingModelView(ModelView):
         exclude_cols = self._filters.get_relation_cols()
         form = self.add_form.refresh()
         self._fill_form_exclude_cols(exclude_cols, form)
-        if form.validate():
-            self.process_form(form, True)
-            item = self.datamodel.obj()
-            try:
-                form.populate_obj(item)
-                self.pre_add(item)
-            except REFUSED as exc:
-                attach_errors(form, exc)
-            else:
-                try:
-                    self.datamodel.add(item)
-                except Exception:  # the database refused it: say so, keep the form
-                    flash(self.database_error_message, "danger")
-                else:
-                    self.post_add(item)
-                    flash(self.add_row_message, "success")
-                    return None
+        if self._save(form, self.datamodel.obj(), adding=True):
+            return None
         return self._get_add_widget(form=form, exclude_cols=exclude_cols)
 
     def _edit(self, pk: Any) -> Any:
@@ -66,24 +76,9 @@ class FormKeepingModelView(ModelView):
         item = self.datamodel.get(pk, self._base_filters)
         if not item:
             abort(404)
-        pk = self.datamodel.get_pk_value(item)
         form = self.edit_form.refresh(request.form)
         self._fill_form_exclude_cols(exclude_cols, form)
-        form._id = pk  # lets FAB's unique validators skip this row
-        if form.validate():
-            self.process_form(form, False)
-            try:
-                form.populate_obj(item)
-                self.pre_update(item)
-            except REFUSED as exc:
-                attach_errors(form, exc)
-            else:
-                try:
-                    self.datamodel.edit(item)
-                except Exception:
-                    flash(self.database_error_message, "danger")
-                else:
-                    self.post_update(item)
-                    flash(self.edit_row_message, "success")
-                    return None
+        form._id = self.datamodel.get_pk_value(item)  # lets FAB's unique validators skip this row
+        if self._save(form, item, adding=False):
+            return None
         return self._get_edit_widget(form=form, exclude_cols=exclude_cols)

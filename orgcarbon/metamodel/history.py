@@ -32,10 +32,6 @@ def _row_ids(entity: Entity, item: Any, session: Session) -> list[str]:
     return [str(i) for i in ids]
 
 
-def _plain(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, dt.datetime | dt.date) else value
-
-
 def history_entries(entity: Entity, item: Any, session: Session) -> list[dict[str, Any]]:
     """Audit entries of ``item`` (all versions), oldest first, each with a field-by-field diff."""
     table = inspect(entity.model).persist_selectable.name

@@ -10,6 +10,7 @@ from orgcarbon.metamodel.entities import ENTITIES
 from orgcarbon.metamodel.history import HistoryView
 from orgcarbon.metamodel.versioning import install_version_guard
 from orgcarbon.metamodel.views import make_view
+from orgcarbon.platform.views import TABLE_LABELS
 
 MENU = "Emission model"
 
@@ -30,5 +31,7 @@ def register_metamodel(appbuilder: AppBuilder) -> None:
         )
         views[entity.name] = (entity, view)
         appbuilder.add_api(make_api(entity))
+        # The audit log names a table by the entity that owns it, not by its SQL name alone.
+        TABLE_LABELS.setdefault(entity.model.__table__.name, entity.title)
     HistoryView.entities = views
     appbuilder.add_view_no_menu(HistoryView)

@@ -83,3 +83,17 @@ def test_audit_log_page_and_api_show_entries_read_only(app: Flask) -> None:
     assert set(body["result"][0]) >= {"occurred_at", "username", "action", "table_name", "row_id"}
     assert client.delete(f"/api/v1/audit/{body['ids'][0]}", headers=headers).status_code in (404, 405)
     assert client.post("/api/v1/audit/", json={"action": "insert"}, headers=headers).status_code in (404, 405)
+
+
+def test_audit_log_names_metamodel_tables_by_their_entity(app: Flask) -> None:
+    from orgcarbon.metamodel.entities import ENTITIES
+    from tests.conftest import login
+
+    material = next(e for e in ENTITIES if e.name == "material")
+    table = material.model.__table__.name
+    client = app.test_client()
+    login(client, "admin", ADMIN_PASSWORD)
+    html = client.get(f"/auditentryview/list/?_flt_0_table_name={table}").get_data(as_text=True)
+    with app.test_request_context():
+        title = str(material.title)
+    assert f"{title} ({table})" in html
