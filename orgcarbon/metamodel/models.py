@@ -154,7 +154,12 @@ class Material(Model):
 
 
 class ActivityRecord(Model):
-    """Monthly activity data of the demo enterprise (the forms issue builds the real workflow)."""
+    """Approved activity data that accounting reads: one binding's quantity for one month (or year).
+
+    Rows come from the demo enterprise (``source`` "demo"), ``orgcarbon import-package``
+    ("package") or an approved form submission ("form"/"excel", with ``submission_id``). A
+    measured parameter (NCV, CC, OF, EF, purity) on the row wins over the factor library's default.
+    """
 
     __tablename__ = "mm_activity"
 
@@ -167,6 +172,15 @@ class ActivityRecord(Model):
     quantity: Mapped[float] = mapped_column(Float)
     unit: Mapped[str] = mapped_column(String(32))
     purity: Mapped[float | None] = mapped_column(Float)
+    # Measured parameters (None = take the library default): GJ/unit, tC/GJ, fraction, tCO2/unit.
+    ncv: Mapped[float | None] = mapped_column(Float)
+    carbon_content: Mapped[float | None] = mapped_column(Float)
+    oxidation_factor: Mapped[float | None] = mapped_column(Float)
+    ef: Mapped[float | None] = mapped_column(Float)
+    # Where the row came from: demo | package | form | excel | api; the submission that approved it.
+    source: Mapped[str] = mapped_column(String(16), default="demo", server_default="demo")
+    submission_id: Mapped[int | None] = mapped_column(ForeignKey("fm_submission.id"), index=True)
+    binding_id: Mapped[int | None] = mapped_column(ForeignKey("mm_binding.id"), index=True)
 
     organization: Mapped[Organization] = relationship()
     subprocess: Mapped[SubProcess] = relationship()

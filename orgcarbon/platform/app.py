@@ -35,9 +35,11 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     from orgcarbon.metamodel.register import register_metamodel
     from orgcarbon.platform.errors import register_error_pages
     from orgcarbon.platform.extensions import register_extensions
+    from orgcarbon.platform.metadata import all_metadata
     from orgcarbon.platform.views import register_views
     from orgcarbon.security.setup import limit_api_login, register_security
 
+    all_metadata()                          # every model imported, so cross-package foreign keys resolve
     app = Flask("orgcarbon.platform", instance_relative_config=True)
     load_settings(app, overrides)           # refuse missing secrets in production
     register_security(app)                  # audit listener, idle timeout, password rules

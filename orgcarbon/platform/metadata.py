@@ -16,6 +16,8 @@ MODEL_MODULES: tuple[str, ...] = (
     "orgcarbon.metamodel.models",
     "orgcarbon.metamodel.versioned",
     "orgcarbon.accounting.models",
+    "orgcarbon.forms.models",
+    "orgcarbon.analysis.models",
 )
 
 
