@@ -18,6 +18,8 @@ MODEL_MODULES: tuple[str, ...] = (
     "orgcarbon.accounting.models",
     "orgcarbon.forms.models",
     "orgcarbon.analysis.models",
+    "orgcarbon.collection.models",
+    "orgcarbon.quality.models",
 )
 
 
