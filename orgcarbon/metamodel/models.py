@@ -26,8 +26,9 @@ class Organization(Model):
     address: Mapped[str | None] = mapped_column(String(500))
     grid_region: Mapped[str | None] = mapped_column(String(8))
     contact_name: Mapped[str | None] = mapped_column(String(100))
-    contact_phone: Mapped[str | None] = mapped_column(String(50))
-    contact_email: Mapped[str | None] = mapped_column(String(200))
+    # Text: the security issue stores contact details encrypted (SM4-GCM), longer than the plain value.
+    contact_phone: Mapped[str | None] = mapped_column(Text)
+    contact_email: Mapped[str | None] = mapped_column(Text)
 
     parent: Mapped[Organization | None] = relationship(remote_side=[id], back_populates="children")
     children: Mapped[list[Organization]] = relationship(back_populates="parent")
