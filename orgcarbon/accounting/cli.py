@@ -1,4 +1,4 @@
-"""Commands ``orgcarbon account``, ``export-package``, ``import-package``, ``stale-runs`` and ``restate``."""
+"""Commands ``orgcarbon account``, ``export-package``, ``import-package``, ``stale-runs``, ``recalc`` and ``restate``."""
 
 from __future__ import annotations
 
@@ -141,6 +141,30 @@ def stale_runs_command(as_json: bool) -> None:
         click.echo(f"核算结果 #{s['run_id']} {s['organization']} {s['year']}：" + "；".join(s["reasons"]))
 
 
+@click.command("recalc")
+@click.option("--json", "as_json", is_flag=True, help="输出 JSON")
+@with_appcontext
+def recalc_command(as_json: bool) -> None:
+    """重算活动数据或核算模型已变化的现行核算结果（只重算受影响的结果；因子变化请用 restate）。"""
+    from orgcarbon.accounting.recalc import recalculate_stale
+    from orgcarbon.platform.extensions import db
+    from orgcarbon.security.audit import acting_as
+
+    with acting_as("cli:recalc"):
+        done = recalculate_stale(db.session)
+        data = done.as_dict()
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    if not data["runs"] and not data["skipped"]:
+        click.echo("没有需要重算的核算结果")
+    for r in data["runs"]:
+        click.echo(f"已重算：{r['organization']} {r['year']}，新核算结果 #{r['run_id']}（替代 #{r['replaces']}），"
+                   f"排放总量 {r['total_tco2']:,.2f} tCO2")
+    for s in data["skipped"]:
+        click.echo(f"未重算：核算结果 #{s['run_id']} {s['organization']} {s['year']}：" + "；".join(s["reasons"]))
+
+
 @click.group("restate")
 def restate_group() -> None:
     """因子变化的重述：预览（申请）、冻结、批准应用、驳回、列表。"""
@@ -240,4 +264,5 @@ def restate_list() -> None:
                    f"申请人 {r.requested_by_name or '—'} 决定人 {r.decided_by_name or '—'}")
 
 
-COMMANDS = (account_command, export_package_command, import_package_command, stale_runs_command, restate_group)
+COMMANDS = (account_command, export_package_command, import_package_command, stale_runs_command, recalc_command,
+            restate_group)

@@ -29,10 +29,13 @@ from orgcarbon.metamodel.rules_inputs import ModelConversionError, RulesInputs, 
 from orgcarbon.metamodel.versioned import AccountingModel
 from orgcarbon.rules import AccountingContext, AccountingError, Result, compute
 from orgcarbon.rules.factors import FactorLibrary
+from orgcarbon.rules.model import PARAMETERS
+from orgcarbon.rules.products import PRODUCT_CATEGORY, PRODUCT_CATEGORY_NAME, ProductLine
 from orgcarbon.rules.results import ResultLine as EngineLine
 from orgcarbon.security.scope import OrgScope
 
 FACTOR_VARIABLE = {"ncv": "ncv", "cc": "cc", "of": "of"}  # every other kind stands for "ef"
+PRODUCT_FORMULA = f"{PRODUCT_CATEGORY_NAME}（不排放）"
 
 
 class AccountingRefused(ValueError):
@@ -102,7 +105,18 @@ class AccountOrganisation:
         """
         started = utcnow()
         try:
-            org, model, rows, inputs, result = self.compute()
+            computed = self.compute()
+        except Exception:
+            self.session.rollback()
+            raise
+        return self.store(*computed, run=run, commit=commit, started=started)
+
+    def store(self, org: Organization, model: AccountingModel, rows: list[ActivityRow], inputs: RulesInputs,
+              result: Result, run: AccountingRun | None = None, commit: bool = True,
+              started: Any = None) -> AccountingRun:
+        """Write a computed result as a run with its lines (``compute()``'s output); returns the run."""
+        started = started or utcnow()
+        try:
             run = run or AccountingRun(organization_id=org.id, year=self.year)
             factor_versions = {f.id: f.version for f in result.factors_used}
             run.model_id, run.model_version = model.id, model.version
@@ -115,7 +129,7 @@ class AccountOrganisation:
             run.total_tco2, run.direct_tco2 = result.total_tco2, result.direct_tco2
             run.indirect_tco2, run.by_category = result.indirect_tco2, result.by_category
             run.notes = "\n".join(result.notes) or None
-            run.line_count, run.error = len(result.lines), None
+            run.line_count, run.error = len(result.lines) + len(result.products), None
             self.session.add(run)
             self.session.flush()  # the run row goes through the ORM, so the audit trail records it
             store_lines(self.session, run.id, model, rows, inputs, result)
@@ -140,9 +154,11 @@ def _inputs(line: EngineLine, row: ActivityRow, inputs: RulesInputs) -> dict[str
     quantity = row.quantity
     if material is not None and material.unit:
         quantity = float(inputs.units.convert(row.quantity, row.unit, material.unit))
-    values: dict[str, float | None] = {"quantity": quantity, "purity": row.purity}
+    # Every variable of the formula gets a value (None: not given); measured ones win over defaults.
+    values: dict[str, float | None] = {"quantity": quantity, **dict.fromkeys(PARAMETERS)}
     for factor in line.factors:
         values[_variable(factor)] = factor.value
+    values.update(row.measured())
     return values
 
 
@@ -178,6 +194,22 @@ def store_lines(session: Session, run_id: int, model: AccountingModel, rows: lis
                          "source": f.source, "grade": f.grade} for f in line.factors],
             "measured": list(line.measured), "inputs": _inputs(line, row, inputs), "record_ids": [row.id],
         })
+    values += [_product_line(run_id, bindings, by_id[str(p.record_id)], p) for p in result.products]
     if values:
         session.execute(insert(ResultLine), values)
     return len(values)
+
+
+def _product_line(run_id: int, bindings: dict[Any, Any], row: ActivityRow, product: ProductLine) -> dict[str, Any]:
+    # A product-output record emits nothing; its line keeps the tonnes and the record for lineage
+    # and for the intensity per process product.
+    binding = bindings.get((row.subprocess_id, row.material_id, PRODUCT_CATEGORY))
+    return {
+        "run_id": run_id, "binding_id": binding.id if binding else None, "organization_id": row.organization_id,
+        "process_id": row.process_id, "subprocess_id": row.subprocess_id, "material": product.material,
+        "month": row.month, "category": PRODUCT_CATEGORY, "term": PRODUCT_CATEGORY, "sign": 1, "scope": "direct",
+        "activity": product.quantity_t, "activity_unit": "t", "ef": 0.0, "ef_unit": "tCO2/t", "tco2": 0.0,
+        "net_tco2": 0.0, "formula_id": None, "formula_name": PRODUCT_FORMULA, "formula_version": "1",
+        "formula_expression": "(quantity) * (0)", "factors": [], "measured": [],
+        "inputs": {"quantity": product.quantity_t}, "record_ids": [row.id],
+    }

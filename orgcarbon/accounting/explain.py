@@ -9,10 +9,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from orgcarbon.accounting.models import ResultLine
-from orgcarbon.metamodel.models import ActivityRecord
+from orgcarbon.metamodel.models import ActivityRecord, Material
 from orgcarbon.metamodel.versioned import Factor
 from orgcarbon.rules.model import CATEGORY_NAMES, TERM_NAMES
 
+SOURCE_NAMES = {"demo": "演示数据", "package": "数据包导入", "form": "表单提交", "excel": "Excel 导入",
+                "api": "接口写入"}
+# Activity column of each measured parameter, by the formula's variable name.
+RECORD_COLUMNS = {"ncv": "ncv", "cc": "carbon_content", "of": "oxidation_factor", "purity": "purity", "ef": "ef"}
+PARAMETER_LABELS = {"ncv": ("低位发热量 NCV", "GJ/{unit}"), "cc": ("单位热值含碳量 CC", "tC/GJ"),
+                    "of": ("碳氧化率 OF", ""), "purity": ("纯度 DX", ""), "ef": ("排放因子 EF", "tCO2/{unit}")}
 _NAME = re.compile(r"[A-Za-z_\u4e00-\u9fff][A-Za-z0-9_\u4e00-\u9fff]*")
 _FUNCTIONS = {"min", "max", "abs", "round", "sum", "if_null", "is_null", "clamp", "sqrt"}
 
@@ -45,6 +51,49 @@ def _activity_expression(line: ResultLine) -> tuple[str, str]:
     return text, ""
 
 
+def _submission_text(submission: Any) -> str:
+    form = submission.form
+    granularity = form.granularity if form is not None else "month"
+    if granularity == "quarter":
+        period = f"{submission.year}年第{submission.period}季度"
+    elif granularity == "year":
+        period = f"{submission.year}年"
+    else:
+        period = f"{submission.year}-{submission.period:02d}"
+    parts = [form.name if form is not None else "", submission.organization.name if submission.organization else "",
+             period, f"第 {submission.version} 版"]
+    if submission.source == "excel":
+        parts.append("Excel 导入")
+    return "，".join(p for p in parts if p)
+
+
+def origin(session: Session, record: ActivityRecord) -> dict[str, Any]:
+    """Where an activity row came from: its ``source`` and the approved form submission, if any."""
+    source = record.source or "demo"
+    found: dict[str, Any] = {"source": source, "source_name": SOURCE_NAMES.get(source, source),
+                             "submission_id": record.submission_id, "submission_url": None}
+    if record.submission_id is None:
+        found["origin"] = found["source_name"]
+        return found
+    from orgcarbon.forms.models import Submission  # the forms issue's table, read only here
+
+    submission = session.get(Submission, record.submission_id)
+    detail = f"（{_submission_text(submission)}）" if submission is not None else ""
+    found["origin"] = f"表单提交 #{record.submission_id}{detail}"
+    found["submission_url"] = f"/forms/submission/{record.submission_id}"
+    return found
+
+
+def measured_parameters(line: ResultLine, values: dict[str, Any], unit: str | None) -> list[dict[str, Any]]:
+    """Each parameter measured on the record (it replaced the library default), with its value and unit."""
+    found = []
+    for name in line.measured or []:
+        label, per = PARAMETER_LABELS.get(name, (name, ""))
+        found.append({"name": name, "label": label, "value": values.get(name),
+                      "unit": per.replace("{unit}", unit or "单位活动量"), "source": "实测值（活动记录）"})
+    return found
+
+
 def explain(session: Session, line: ResultLine) -> dict[str, Any]:
     """Everything a figure came from: equation with values, factors with sources, records with origins."""
     activity_expr, factor_expr = _activity_expression(line)
@@ -72,7 +121,9 @@ def explain(session: Session, line: ResultLine) -> dict[str, Any]:
             "subprocess": record.subprocess.name, "material": record.material.name,
             "category": record.category, "month": record.month, "quantity": record.quantity,
             "unit": record.unit, "purity": record.purity,
-            "origin": f"活动数据表 {ActivityRecord.__tablename__} 第 {record.id} 条",
+            "measured": {name: value for name, column in RECORD_COLUMNS.items()
+                         if (value := getattr(record, column)) is not None},
+            **origin(session, record),
         })
     run = line.run
     return {
@@ -102,6 +153,8 @@ def explain(session: Session, line: ResultLine) -> dict[str, Any]:
         "activity": line.activity, "activity_unit": line.activity_unit,
         "ef": line.ef, "ef_unit": line.ef_unit, "tco2": line.tco2, "net_tco2": line.net_tco2,
         "measured": line.measured,
+        "measured_parameters": measured_parameters(
+            line, values, session.scalar(select(Material.unit).where(Material.name == line.material))),
         "factors": factors,
         "records": records,
     }

@@ -37,14 +37,34 @@ class ActivityRow:
     quantity: float
     unit: str
     purity: float | None
+    # Measured parameters (None: the library default applies): GJ/unit, tC/GJ, fraction, tCO2/unit.
+    ncv: float | None = None
+    cc: float | None = None
+    of: float | None = None
+    ef: float | None = None
 
     def record(self, row: int) -> RecordRow:
         """The row as the engine's plain record; a month that is only a year means the whole year."""
         return RecordRow(
             category=self.category, material=self.material, quantity=self.quantity, unit=self.unit,
             process=self.process, subprocess=self.subprocess, site=self.organization,
-            month=self.month if len(self.month) == 7 else "", purity=self.purity, row=row, id=str(self.id),
+            month=self.month if len(self.month) == 7 else "", purity=self.purity, ncv=self.ncv, cc=self.cc,
+            of=self.of, ef=self.ef, row=row, id=str(self.id),
         )
+
+    def measured(self) -> dict[str, float]:
+        """The parameters measured on the row, by the engine's variable name."""
+        values = {"ncv": self.ncv, "cc": self.cc, "of": self.of, "purity": self.purity, "ef": self.ef}
+        return {name: value for name, value in values.items() if value is not None}
+
+    def digest_key(self) -> list[object]:
+        """What the digest covers of this row; NCV/CC/OF/EF only when one is measured, so that
+        digests of rows without them are those stored before the columns existed."""
+        key: list[object] = [self.id, self.subprocess_id, self.material_id, self.category, self.month,
+                             self.quantity, self.unit, self.purity]
+        if any(v is not None for v in (self.ncv, self.cc, self.of, self.ef)):
+            key += [self.ncv, self.cc, self.of, self.ef]
+        return key
 
 
 def ancestors(session: Session, org_id: int) -> list[Organization]:
@@ -95,7 +115,7 @@ def activity_rows(session: Session, org_id: int, year: int) -> list[ActivityRow]
     )
     return [
         ActivityRow(a.id, o.id, o.name, p.id, p.name, s.id, s.name, m.id, m.name, a.category, a.month,
-                    float(a.quantity), a.unit, a.purity)
+                    float(a.quantity), a.unit, a.purity, a.ncv, a.carbon_content, a.oxidation_factor, a.ef)
         for a, s, p, m, o in session.execute(query)
     ]
 
@@ -112,8 +132,7 @@ def inputs_digest(rows: list[ActivityRow], factor_versions: dict[str, str], mode
         "model": [model.id, model.version],
         "electricity_ef": electricity_ef,
         "factors": sorted(factor_versions.items()),
-        "rows": [[r.id, r.subprocess_id, r.material_id, r.category, r.month, r.quantity, r.unit, r.purity]
-                 for r in rows],
+        "rows": [r.digest_key() for r in rows],
     }
     return hashlib.sha256(json.dumps(payload, ensure_ascii=False, default=str).encode()).hexdigest()
 

@@ -19,6 +19,10 @@ anything unless a cheap test cannot decide:
 
 A *current* run is the latest ``done`` run of an organisation and year that no restatement
 superseded; older runs are history and never stale.
+
+``recalculate_stale(session, user, scope)`` then re-accounts exactly the stale runs whose activity
+data or model changed (factor-only changes go through ``restatement``), keeping their factor
+versions and skipping runs held by a freeze decision or touching a closed period.
 """
 
 from __future__ import annotations
@@ -45,13 +49,15 @@ class StaleRun:
     factor_codes: list[str] = field(default_factory=list)  # codes with a newer version than the run used
     data_changed: bool = False
     frozen: list[str] = field(default_factory=list)  # "code vN" kept by a freeze decision
+    newer_model_id: int | None = None  # the published version of the run's model, if newer
 
     def as_dict(self) -> dict[str, Any]:
         """JSON form."""
         return {"run_id": self.run.id, "organization_id": self.run.organization_id,
                 "organization": self.run.organization.name, "year": self.run.year,
                 "total_tco2": self.run.total_tco2, "reasons": self.reasons, "factor_codes": self.factor_codes,
-                "data_changed": self.data_changed, "frozen": self.frozen}
+                "data_changed": self.data_changed, "model_changed": self.newer_model_id is not None,
+                "frozen": self.frozen}
 
 
 def current_runs(session: Session, scope: OrgScope | None = None) -> list[AccountingRun]:
@@ -154,6 +160,7 @@ def stale_run(session: Session, run: AccountingRun, frozen: set[tuple[str, int]]
         newer = session.scalar(select(AccountingModel).where(AccountingModel.name == model.name,
                                                              AccountingModel.status == "published"))
         if newer is not None:
+            found.newer_model_id = newer.id
             found.reasons.append(f"核算模型“{model.name}”已发布新版本 v{newer.version}（本次核算用 v{model.version}）")
     rows = activity_rows(session, run.organization_id, run.year)
     if model is not None and inputs_digest(rows, run.factor_versions or {}, model, run.electricity_ef) != run.inputs_digest:
@@ -178,3 +185,148 @@ def stale_runs(session: Session, scope: OrgScope | None = None,
         if (stale := stale_run(session, run, frozen)) is not None:
             found.append(stale)
     return found
+
+
+# --- Recomputing what depends on a data or model change -------------------------------------------
+
+
+@dataclass
+class SkippedRun:
+    """A stale run ``recalculate_stale`` left as it is, and why (Chinese)."""
+
+    run: AccountingRun
+    reasons: list[str]
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {"run_id": self.run.id, "organization_id": self.run.organization_id,
+                "organization": self.run.organization.name, "year": self.run.year, "reasons": self.reasons}
+
+
+class Recalculated(list[AccountingRun]):
+    """The new runs, in order; ``skipped`` lists the stale runs left alone, with the reasons."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.skipped: list[SkippedRun] = []
+        self.replaced: dict[int, int] = {}  # new run id → the run it replaces
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON form: the new runs (with the run each replaces) and the skipped ones."""
+        return {
+            "runs": [{"run_id": r.id, "replaces": self.replaced.get(r.id), "organization_id": r.organization_id,
+                      "organization": r.organization.name, "year": r.year, "total_tco2": r.total_tco2}
+                     for r in self],
+            "skipped": [s.as_dict() for s in self.skipped],
+        }
+
+
+def pinned_library(session: Session, run: AccountingRun) -> Any:
+    """The published factor library, except that every code ``run`` used keeps the version it used.
+
+    A recalculation for changed data then changes nothing else: a newer factor version still
+    goes through the restatement policy (freeze or restate with approval).
+    """
+    from orgcarbon.metamodel.models import Material
+    from orgcarbon.metamodel.rules_inputs import factor_record
+    from orgcarbon.metamodel.versioning import current_versions
+    from orgcarbon.rules.factors import FactorLibrary
+
+    pinned = run.factor_versions or {}
+    factors = [f for f in session.scalars(current_versions(Factor)) if f.code not in pinned]
+    for code, version in sorted(pinned.items()):
+        stored = session.scalar(select(Factor).where(Factor.code == code, Factor.version == int(version)))
+        if stored is not None:  # a code like "context/electricity_ef" is the run's own EF, not stored
+            factors.append(stored)
+    return FactorLibrary.from_records(
+        (factor_record(f) for f in factors),
+        ({"name": m.name, "unit": m.unit, "name_en": m.name_en, "state": m.state}
+         for m in session.scalars(select(Material))),
+    )
+
+
+def _close(a: float, b: float) -> bool:
+    return abs(a - b) <= 1e-9 * max(1.0, abs(a), abs(b))
+
+
+def changed_months(session: Session, run: AccountingRun, rows: list[Any], result: Any) -> set[tuple[int, str]]:
+    """(organisation node, month) pairs whose lines differ between ``run`` and a new computation."""
+    before: dict[int, tuple[int, str, str, float, float]] = {}
+    query = select(ResultLine.record_ids, ResultLine.organization_id, ResultLine.month, ResultLine.category,
+                   ResultLine.activity, ResultLine.tco2).where(ResultLine.run_id == run.id)
+    for record_ids, org, month, category, activity, tco2 in session.execute(query):
+        for record_id in record_ids or ():
+            before[int(record_id)] = (org, month, category, float(activity), float(tco2))
+    by_id = {r.id: r for r in rows}
+    after: dict[int, tuple[int, str, str, float, float]] = {}
+    for line in result.lines:
+        row = by_id[int(line.record_id)]
+        after[row.id] = (row.organization_id, row.month, line.category, line.activity, line.tco2)
+    for product in result.products:
+        row = by_id[int(product.record_id)]
+        after[row.id] = (row.organization_id, row.month, row.category, product.quantity_t, 0.0)
+    changed: set[tuple[int, str]] = set()
+    for record_id in set(before) | set(after):
+        old, new = before.get(record_id), after.get(record_id)
+        same = (old is not None and new is not None and old[:3] == new[:3]
+                and _close(old[3], new[3]) and _close(old[4], new[4]))
+        if not same:
+            changed.update((x[0], x[1]) for x in (old, new) if x is not None)
+    return changed
+
+
+def _locked(session: Session, year: int, changed: set[tuple[int, str]]) -> list[str]:
+    from orgcarbon.forms.periods import period_locked
+    from orgcarbon.metamodel.models import Organization
+
+    found = []
+    for org_id, month in sorted(changed):
+        months = range(1, 13) if len(month) == 4 else [int(month[5:7])]
+        for m in months:
+            if period_locked(session, org_id, year, m):
+                org = session.get(Organization, org_id)
+                found.append(f"{org.name if org else org_id} {year}-{m:02d}")
+    return list(dict.fromkeys(found))
+
+
+def recalculate_stale(session: Session, user: Any = None, scope: OrgScope | None = None) -> Recalculated:
+    """Re-account, as new runs, exactly the current runs whose activity data or model changed.
+
+    Runs whose only change is a factor version are left to the restatement policy, runs held by a
+    freeze decision are left as they are, and every other run is untouched. A new run keeps the
+    factor versions of the run it replaces (``pinned_library``), takes the newer published model
+    if there is one, and marks the old run ``superseded``. A run whose changed months include a
+    locked period is skipped with the reason, as is one the engine refuses. Each new run is
+    committed on its own, so one refusal does not undo the others.
+    """
+    from orgcarbon.accounting.command import AccountingRefused, AccountOrganisation
+
+    done = Recalculated()
+    for stale in stale_runs(session, scope):
+        run = stale.run
+        if not stale.data_changed and stale.newer_model_id is None:
+            continue  # a factor-only change: freeze or restate
+        if scope is not None and not scope.can_write(run.organization_id):
+            done.skipped.append(SkippedRun(run, [f"无权重算组织“{run.organization.name}”的核算结果（超出您的数据范围）"]))
+            continue
+        if stale.frozen:
+            done.skipped.append(SkippedRun(run, [f"因子冻结决定保持该核算结果（{'、'.join(stale.frozen)}），未重算"]))
+            continue
+        command = AccountOrganisation(session, run.organization_id, run.year, stale.newer_model_id or run.model_id,
+                                      run.electricity_ef, user=user, library=pinned_library(session, run))
+        try:
+            org, model, rows, inputs, result = command.compute()
+        except AccountingRefused as exc:
+            session.rollback()
+            done.skipped.append(SkippedRun(run, exc.reasons))
+            continue
+        if locked := _locked(session, run.year, changed_months(session, run, rows, result)):
+            done.skipped.append(SkippedRun(run, [f"期间 {p} 已锁定，须先重新开放该期间才能重算" for p in locked]))
+            continue
+        new = command.store(org, model, rows, inputs, result, commit=False)
+        new.notes = "\n".join(p for p in (new.notes, f"重算（{'；'.join(stale.reasons)}）：替代核算结果 #{run.id}") if p)
+        run.status, run.superseded_by_id = "superseded", new.id
+        session.commit()
+        done.replaced[new.id] = run.id
+        done.append(new)
+    return done

@@ -53,14 +53,15 @@ class RestatementRefused(ValueError):
         self.reasons = reasons
 
 
-def period_locked(org_id: int, year: int, month: int) -> bool:
-    """Hook: True if the period (organisation node, year, month 1–12) is locked against changes.
+def period_locked(session: Session, org_id: int, year: int, month: int) -> bool:
+    """True if the period (organisation node, year, month 1–12) is closed, by the node or an ancestor.
 
-    Locked periods do not exist yet; the forms issue will add them and replace this body (e.g. by a
-    lookup in its period table). A restatement touching a locked period is refused until the period
-    is reopened. Tests monkeypatch ``orgcarbon.accounting.restatement.period_locked``.
+    The period table belongs to the forms issue (``orgcarbon.forms.periods``); a restatement
+    touching a locked period is refused until the period is reopened.
     """
-    return False
+    from orgcarbon.forms.periods import period_locked as locked
+
+    return locked(session, org_id, year, month)
 
 
 def library_for(session: Session, run: AccountingRun, factor: Factor) -> FactorLibrary:
@@ -180,7 +181,7 @@ def request_restatement(session: Session, factor: Factor, user: Any = None, scop
     return request
 
 
-def locked_periods(request: Restatement) -> list[str]:
+def locked_periods(session: Session, request: Restatement) -> list[str]:
     """The locked periods a restatement would change, as Chinese text (empty: none)."""
     found: list[str] = []
     seen: set[tuple[int, int, int]] = set()
@@ -193,7 +194,7 @@ def locked_periods(request: Restatement) -> list[str]:
             for org_id, org_name in ((diff.organization_id, diff.organization.name),
                                      (item.organization_id, item.organization.name)):
                 for month in months:
-                    if (org_id, year, month) not in seen and period_locked(org_id, year, month):
+                    if (org_id, year, month) not in seen and period_locked(session, org_id, year, month):
                         seen.add((org_id, year, month))
                         found.append(f"{org_name} {year}-{month:02d}")
     return found
@@ -214,7 +215,7 @@ def approve(session: Session, restatement_id: int, user: Any, scope: OrgScope | 
     if scope is not None and (outside := [r.organization.name for r in request.runs if not scope.can_write(r.organization_id)]):
         raise RestatementRefused([f"无权重述组织“{o}”的核算结果（超出您的数据范围）" for o in outside])
     factor = _check_factor(session.get(Factor, request.factor_id))
-    if locked := locked_periods(request):
+    if locked := locked_periods(session, request):
         raise RestatementRefused([f"期间 {p} 已锁定，须先重新开放该期间才能重述" for p in locked])
     current = {r.id for r in current_runs(session)}
     if stale := [str(item.run) for item in request.runs if item.run_id not in current]:

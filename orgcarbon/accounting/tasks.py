@@ -45,3 +45,20 @@ def start_run(session: Any, org_id: int, year: int, model_id: int | None, electr
     session.commit()
     run_accounting.delay(run.id)
     return run.id
+
+
+@celery_app.task(name="orgcarbon.accounting.recalc")
+def recalc_stale(user_id: int | None = None) -> dict[str, Any]:
+    """Re-account the current runs whose data or model changed (in ``user_id``'s writable scope)."""
+    from flask import current_app
+
+    from orgcarbon.accounting.recalc import recalculate_stale
+    from orgcarbon.platform.extensions import db
+    from orgcarbon.security.audit import acting_as
+    from orgcarbon.security.scope import org_scope
+
+    session = db.session
+    user = current_app.appbuilder.sm.get_user_by_id(user_id) if user_id is not None else None
+    scope = org_scope(user, session) if user is not None else None
+    with acting_as(getattr(user, "username", None) or "task:recalc", user_id):
+        return recalculate_stale(session, user, scope).as_dict()

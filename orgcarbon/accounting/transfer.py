@@ -26,9 +26,8 @@ from orgcarbon.rules.package import (
 )
 from orgcarbon.security.scope import subtree_ids
 
-# Parameters the stand-in activity table cannot keep yet; a package that measures them is refused
-# rather than accounted with library defaults behind the user's back.
-UNSTORED = ("ncv", "cc", "of", "ef")
+# Package key → activity column of a measured parameter (purity is stored under its own name).
+MEASURED_COLUMNS = {"ncv": "ncv", "cc": "carbon_content", "of": "oxidation_factor", "ef": "ef"}
 
 
 def export_package(session: Session, org_id: int, year: int, electricity_ef: float | None = None) -> dict[str, Any]:
@@ -44,8 +43,8 @@ def export_package(session: Session, org_id: int, year: int, electricity_ef: flo
         }
         if len(row.month) == 7:
             record["month"] = row.month
-        if row.purity is not None:
-            record["purity"] = row.purity
+        for name, value in row.measured().items():
+            record[name] = value
         records.append(record)
     organization: dict[str, Any] = {"name": org.name}
     if region := grid_region(session, org_id):
@@ -67,15 +66,17 @@ def _validated(session: Session, source: str | Path | dict[str, Any]) -> Package
 
 
 def import_package(session: Session, source: str | Path | dict[str, Any], org_id: int) -> tuple[Package, int]:
-    """Store the package's records under ``org_id``; raise ``PackageError`` and write nothing if refused."""
+    """Store the package's records under ``org_id``; raise ``PackageError`` and write nothing if refused.
+
+    Measured NCV/CC/OF/EF and purity are stored on the rows (they win over the library's defaults);
+    every row is marked ``source="package"``. A product-output record whose product is not a material
+    yet creates it (category 产品, unit t).
+    """
     org = session.get(Organization, org_id)
     if org is None:
         raise PackageError([Issue(None, "organization", org_id, "目标组织不存在")])
     package = _validated(session, source)
-    issues = [
-        Issue(row.row, name, getattr(row, name), "平台暂不保存实测参数（只保存纯度），请去掉该列或用 orgcarbon calc 计算")
-        for row in package.rows for name in UNSTORED if getattr(row, name) is not None
-    ]
+    issues: list[Issue] = []
     year = package.year
     if package.end.year != year:
         issues.append(Issue(None, "period", f"{package.start}~{package.end}", "平台按自然年导入，核算期不能跨年"))
@@ -107,9 +108,14 @@ def import_package(session: Session, source: str | Path | dict[str, Any], org_id
                     main_process=process, organization=org, name=sub_name, status="active")
                 session.add(sub)
                 session.flush()
+            material = materials.get(row.material)
+            if material is None:  # only a product-output record may name a material the library lacks
+                material = materials[row.material] = Material(name=row.material, category="product", unit="t")
+                session.add(material)
             session.add(ActivityRecord(
-                organization=org, subprocess=sub, material=materials[row.material], category=_category(row.category),
+                organization=org, subprocess=sub, material=material, category=_category(row.category),
                 month=row.month or str(year), quantity=row.quantity, unit=row.unit, purity=row.purity,
+                source="package", **{column: getattr(row, key) for key, column in MEASURED_COLUMNS.items()},
             ))
         session.commit()
     except Exception:

@@ -1,7 +1,8 @@
-"""Results pages and ``/api/v1/results/``: runs, lines, explain; all scoped by ``org_scope``.
+"""核算结果 pages (runs, explain, restatements, recalculation) and the scoped lookups the API shares.
 
 Lines and runs of organisation nodes outside the caller's scope answer 404 (they do not exist for
-that user); a run request outside the writable scope answers 403.
+that user); a run request outside the writable scope answers 403. Page POSTs carry a CSRF token;
+a refused step is shown as the service's Chinese reasons. The JSON API is in ``api.py``.
 """
 
 from __future__ import annotations
@@ -9,14 +10,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask import abort, request
+from flask import abort, current_app, flash, redirect, request, url_for
 from flask_appbuilder import AppBuilder, BaseView, expose, has_access
-from flask_appbuilder.api import BaseApi, protect, safe
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
+from wtforms import ValidationError
 
 from orgcarbon.accounting.explain import explain
+from orgcarbon.accounting.intensity import process_intensity, run_intensity
 from orgcarbon.accounting.models import AccountingRun, Restatement, ResultLine
 from orgcarbon.accounting.restatement import (
     POLICIES,
@@ -28,6 +32,7 @@ from orgcarbon.accounting.restatement import (
     restatement_dict,
 )
 from orgcarbon.platform.extensions import db
+from orgcarbon.rules.products import BASIS_NAMES
 from orgcarbon.security.roles import METHOD_PERMISSIONS
 from orgcarbon.security.scope import org_scope
 
@@ -38,11 +43,13 @@ PERMISSIONS = {**METHOD_PERMISSIONS, "runs": "read", "run": "read", "lines": "re
                "start": "write", "explain_page": "read", "run_page": "read", "stale": "read",
                "restatements": "read", "restatement": "read", "request_restatement": "write",
                "approve_restatement": "write", "reject_restatement": "write", "restatements_page": "read",
-               "restatement_page": "read"}
+               "restatement_page": "read", "recalc": "write", "request_page": "write", "approve_page": "write",
+               "reject_page": "write", "recalc_page": "write"}
 PAGE_SIZE = 500
 
 
-def _scoped(query: Any, column: Any) -> Any:
+def scoped(query: Any, column: Any) -> Any:
+    """``query`` limited to the organisation nodes the caller may read."""
     scope = org_scope()
     return query if scope.readable is None else query.where(column.in_(sorted(scope.readable)))
 
@@ -98,7 +105,50 @@ def process_totals(run_id: int) -> list[tuple[str, str, float]]:
         .group_by(Organization.name, Process.name)
         .order_by(Organization.name, Process.name)
     )
-    return [(o, p or "", float(v)) for o, p, v in db.session.execute(_scoped(query, ResultLine.organization_id))]
+    return [(o, p or "", float(v)) for o, p, v in db.session.execute(scoped(query, ResultLine.organization_id))]
+
+
+def run_figures(run: AccountingRun) -> dict[str, Any]:
+    """A run's totals by organisation and process, and its intensities, as the caller may see them."""
+    readable = org_scope().readable
+    return {
+        "by_process": [{"organization": o, "process": p, "net_tco2": v} for o, p, v in process_totals(run.id)],
+        "intensity": run_intensity(db.session, run),
+        "process_intensity": process_intensity(db.session, run.id, readable),
+    }
+
+
+def restatement_candidates() -> list[dict[str, Any]]:
+    """Published factor versions newer than the one some current run in the caller's scope used."""
+    from orgcarbon.accounting.recalc import published_factor, stale_runs
+
+    found: dict[str, dict[str, Any]] = {}
+    for stale in stale_runs(db.session, org_scope()):
+        for code in stale.factor_codes:
+            factor = published_factor(db.session, code)
+            if factor is None:
+                continue
+            item = found.setdefault(code, {"factor_id": factor.id, "code": code, "version": factor.version,
+                                           "material": factor.material.name, "value": factor.value,
+                                           "unit": factor.unit, "runs": []})
+            item["runs"].append(f"{stale.run.organization.name} {stale.run.year} #{stale.run.id}")
+    return list(found.values())
+
+
+def check_csrf() -> None:
+    """Refuse a page POST without the form's token (the JSON API uses bearer tokens instead)."""
+    if not current_app.config.get("WTF_CSRF_ENABLED", True):
+        return
+    try:
+        validate_csrf(request.form.get("csrf_token"))
+    except (CSRFError, ValidationError):
+        abort(400, "页面已过期，请刷新后重试")
+
+
+def flash_refusal(reasons: list[str]) -> None:
+    """Each Chinese reason of a refusal as its own flash message."""
+    for reason in reasons:
+        flash(reason, "danger")
 
 
 def visible_restatement(restatement_id: int) -> Restatement | None:
@@ -115,244 +165,6 @@ def visible_restatements() -> list[Restatement]:
     return [r for r in db.session.scalars(query) if any(scope.can_read(i.organization_id) for i in r.runs)]
 
 
-class ResultsApi(BaseApi):
-    """``/api/v1/results/``: accounting runs, result lines and the explanation of any line."""
-
-    resource_name = "results"
-    class_permission_name = AREA
-    method_permission_name = PERMISSIONS
-    allow_browser_login = True
-    openapi_spec_tag = "Results"
-
-    @expose("/runs", methods=["GET"])
-    @protect()
-    @safe
-    def runs(self) -> Response:
-        """Runs of the caller's organisations, newest first.
-        ---
-        get:
-          responses:
-            200: {description: runs}
-        """
-        query = _scoped(select(AccountingRun).order_by(AccountingRun.id.desc()), AccountingRun.organization_id)
-        return self.response(200, result=[run_dict(r) for r in db.session.scalars(query.limit(PAGE_SIZE))])
-
-    @expose("/runs/<int:run_id>", methods=["GET"])
-    @protect()
-    @safe
-    def run(self, run_id: int) -> Response:
-        """One run with its totals by organisation and process.
-        ---
-        get:
-          responses:
-            200: {description: run}
-            404: {description: not found or outside the data scope}
-        """
-        run = visible_run(run_id)
-        if run is None:
-            return self.response_404()
-        by_process = [{"organization": o, "process": p, "net_tco2": v} for o, p, v in process_totals(run_id)]
-        return self.response(200, result={**run_dict(run), "by_process": by_process})
-
-    @expose("/runs", methods=["POST"])
-    @protect()
-    @safe
-    def start(self) -> Response:
-        """Start a run: ``{"organization_id", "year", "model_id"?, "electricity_ef"?}``.
-        ---
-        post:
-          responses:
-            201: {description: the run}
-            403: {description: outside the data scope}
-            422: {description: refused, with the Chinese reasons}
-        """
-        from flask import g
-
-        from orgcarbon.accounting.command import AccountingRefused
-        from orgcarbon.accounting.tasks import start_run
-
-        body = request.get_json(silent=True) or {}
-        try:
-            org_id, year = int(body["organization_id"]), int(body["year"])
-            model_id = int(body["model_id"]) if body.get("model_id") is not None else None
-            ef = float(body["electricity_ef"]) if body.get("electricity_ef") is not None else None
-        except (KeyError, TypeError, ValueError):
-            return self.response_422(message="需要 organization_id 与 year（整数），可选 model_id、electricity_ef")
-        scope = org_scope()
-        if not scope.can_read(org_id):
-            return self.response_404()
-        if not scope.can_write(org_id):
-            return self.response(403, message="无权核算该组织（超出您的数据范围）")
-        try:
-            run_id = start_run(db.session, org_id, year, model_id, ef, g.user)
-        except AccountingRefused as exc:
-            db.session.rollback()
-            return self.response_422(message=exc.reasons)
-        run = db.session.get(AccountingRun, run_id)
-        assert run is not None
-        return self.response(201, result=run_dict(run))
-
-    @expose("/", methods=["GET"])
-    @protect()
-    @safe
-    def lines(self) -> Response:
-        """Result lines of a run (``?run_id=``), optionally of one ``category`` or ``month``.
-        ---
-        get:
-          responses:
-            200: {description: lines}
-        """
-        run = visible_run(request.args.get("run_id", type=int) or 0)
-        if run is None:
-            return self.response_404()
-        query = select(ResultLine).where(ResultLine.run_id == run.id).order_by(ResultLine.id)
-        for name in ("category", "month", "material"):
-            if value := request.args.get(name):
-                query = query.where(getattr(ResultLine, name) == value)
-        page = request.args.get("page", 0, type=int)
-        rows = db.session.scalars(_scoped(query, ResultLine.organization_id).offset(page * PAGE_SIZE).limit(PAGE_SIZE))
-        return self.response(200, result=[line_dict(r) for r in rows])
-
-    @expose("/<int:line_id>/explain", methods=["GET"])
-    @protect()
-    @safe
-    def explain(self, line_id: int) -> Response:
-        """How one figure was computed: equation with values, factors, records.
-        ---
-        get:
-          responses:
-            200: {description: explanation}
-            404: {description: not found or outside the data scope}
-        """
-        line = visible_line(line_id)
-        if line is None:
-            return self.response_404()
-        return self.response(200, result=explain(db.session, line))
-
-    @expose("/stale", methods=["GET"])
-    @protect()
-    @safe
-    def stale(self) -> Response:
-        """Current runs in the caller's scope whose data or factors changed since, with the reasons.
-        ---
-        get:
-          responses:
-            200: {description: stale runs}
-        """
-        from orgcarbon.accounting.recalc import stale_runs
-
-        return self.response(200, result=[s.as_dict() for s in stale_runs(db.session, org_scope())])
-
-    @expose("/restatements", methods=["GET"])
-    @protect()
-    @safe
-    def restatements(self) -> Response:
-        """Restatement requests and freeze decisions covering runs the caller may read, newest first.
-        ---
-        get:
-          responses:
-            200: {description: restatements}
-        """
-        scope = org_scope()
-        return self.response(200, result=[restatement_dict(r, scope) for r in visible_restatements()])
-
-    @expose("/restatements/<int:restatement_id>", methods=["GET"])
-    @protect()
-    @safe
-    def restatement(self, restatement_id: int) -> Response:
-        """One restatement with its runs and preview rows (by organisation, process, month).
-        ---
-        get:
-          responses:
-            200: {description: restatement}
-            404: {description: not found or outside the data scope}
-        """
-        found = visible_restatement(restatement_id)
-        if found is None:
-            return self.response_404()
-        return self.response(200, result=restatement_dict(found, org_scope()))
-
-    @expose("/restatements", methods=["POST"])
-    @protect()
-    @safe
-    def request_restatement(self) -> Response:
-        """Choose the policy for a published factor version: ``{"factor_id", "policy": "restate"|"freeze", "note"?}``.
-        ---
-        post:
-          responses:
-            201: {description: the request with its preview, or the freeze decision}
-            422: {description: refused, with the Chinese reasons}
-        """
-        from flask import g
-
-        from orgcarbon.metamodel.versioned import Factor
-
-        body = request.get_json(silent=True) or {}
-        policy = body.get("policy", "restate")
-        try:
-            factor_id = int(body["factor_id"])
-        except (KeyError, TypeError, ValueError):
-            return self.response_422(message="需要 factor_id（整数）与 policy（restate 或 freeze）")
-        if policy not in POLICIES:
-            return self.response_422(message="policy 只能是 restate（重述）或 freeze（冻结）")
-        scope = org_scope()
-        try:
-            factor = db.session.get(Factor, factor_id)
-            if policy == "freeze":
-                made = freeze(db.session, factor, g.user, scope, body.get("note"))
-            else:
-                made = request_restatement(db.session, factor, g.user, scope, body.get("note"))
-        except RestatementRefused as exc:
-            db.session.rollback()
-            return self.response_422(message=exc.reasons)
-        return self.response(201, result=restatement_dict(made, scope))
-
-    @expose("/restatements/<int:restatement_id>/approve", methods=["POST"])
-    @protect()
-    @safe
-    def approve_restatement(self, restatement_id: int) -> Response:
-        """Approve and apply a pending restatement (not by its requester).
-        ---
-        post:
-          responses:
-            200: {description: applied}
-            404: {description: not found or outside the data scope}
-            422: {description: refused, with the Chinese reasons}
-        """
-        from flask import g
-
-        if visible_restatement(restatement_id) is None:
-            return self.response_404()
-        try:
-            done = approve(db.session, restatement_id, g.user, org_scope())
-        except RestatementRefused as exc:
-            return self.response_422(message=exc.reasons)
-        return self.response(200, result=restatement_dict(done, org_scope()))
-
-    @expose("/restatements/<int:restatement_id>/reject", methods=["POST"])
-    @protect()
-    @safe
-    def reject_restatement(self, restatement_id: int) -> Response:
-        """Reject (or withdraw) a pending restatement: ``{"note"?}``.
-        ---
-        post:
-          responses:
-            200: {description: rejected}
-            404: {description: not found or outside the data scope}
-            422: {description: refused}
-        """
-        from flask import g
-
-        if visible_restatement(restatement_id) is None:
-            return self.response_404()
-        body = request.get_json(silent=True) or {}
-        try:
-            done = reject(db.session, restatement_id, g.user, org_scope(), body.get("note"))
-        except RestatementRefused as exc:
-            return self.response_422(message=exc.reasons)
-        return self.response(200, result=restatement_dict(done, org_scope()))
-
-
 class ResultsView(BaseView):
     """核算结果 pages: runs, a run's figures by process and line, and the explanation of a line."""
 
@@ -362,10 +174,14 @@ class ResultsView(BaseView):
     template_folder = str(Path(__file__).resolve().parent / "templates")
     default_view = "index"
 
+    def _can_write(self) -> bool:
+        # Buttons that POST are shown only to users who may take the step (write on Results).
+        return bool(self.appbuilder.sm.has_access("can_write", AREA))
+
     @expose("/")
     @has_access
     def index(self) -> str:
-        query = _scoped(select(AccountingRun).order_by(AccountingRun.id.desc()), AccountingRun.organization_id)
+        query = scoped(select(AccountingRun).order_by(AccountingRun.id.desc()), AccountingRun.organization_id)
         return self.render_template("accounting/runs.html", runs=db.session.scalars(query.limit(PAGE_SIZE)).all())
 
     @expose("/run/<int:run_id>")
@@ -374,9 +190,12 @@ class ResultsView(BaseView):
         run = visible_run(run_id)
         if run is None:
             abort(404)
-        query = _scoped(select(ResultLine).where(ResultLine.run_id == run_id).order_by(ResultLine.id),
+        query = scoped(select(ResultLine).where(ResultLine.run_id == run_id).order_by(ResultLine.id),
                         ResultLine.organization_id)
+        figures = run_figures(run)
         return self.render_template("accounting/run.html", run=run, by_process=process_totals(run_id),
+                                    intensity=figures["intensity"], process_intensity=figures["process_intensity"],
+                                    basis_names=BASIS_NAMES,
                                     lines=db.session.scalars(query.limit(PAGE_SIZE)).all())
 
     @expose("/line/<int:line_id>/explain")
@@ -390,9 +209,14 @@ class ResultsView(BaseView):
     @expose("/restatements")
     @has_access
     def restatements_page(self) -> str:
+        from orgcarbon.accounting.recalc import stale_runs
+
         scope = org_scope()
         return self.render_template("accounting/restatements.html",
-                                    items=[restatement_dict(r, scope) for r in visible_restatements()])
+                                    items=[restatement_dict(r, scope) for r in visible_restatements()],
+                                    candidates=restatement_candidates(),
+                                    stale=[s.as_dict() for s in stale_runs(db.session, scope)],
+                                    can_write=self._can_write(), csrf_token=generate_csrf)
 
     @expose("/restatement/<int:restatement_id>")
     @has_access
@@ -400,13 +224,100 @@ class ResultsView(BaseView):
         found = visible_restatement(restatement_id)
         if found is None:
             abort(404)
-        return self.render_template("accounting/restatement.html", r=restatement_dict(found, org_scope()))
+        return self.render_template("accounting/restatement.html", r=restatement_dict(found, org_scope()),
+                                    can_write=self._can_write(), csrf_token=generate_csrf)
+
+    @expose("/restatements/request", methods=["POST"])
+    @has_access
+    def request_page(self) -> Response:
+        """Request a restatement (with its preview) or record a freeze, for one published factor version."""
+        from flask import g
+
+        from orgcarbon.metamodel.versioned import Factor
+
+        check_csrf()
+        policy = request.form.get("policy", "restate")
+        factor_id = request.form.get("factor_id", type=int)
+        if policy not in POLICIES or factor_id is None:
+            flash_refusal(["请选择因子版本与策略（重述或冻结）"])
+            return redirect(url_for("ResultsView.restatements_page"))
+        factor, note = db.session.get(Factor, factor_id), request.form.get("note") or None
+        try:
+            if policy == "freeze":
+                made = freeze(db.session, factor, g.user, org_scope(), note)
+            else:
+                made = request_restatement(db.session, factor, g.user, org_scope(), note)
+        except RestatementRefused as exc:
+            db.session.rollback()
+            flash_refusal(exc.reasons)
+            return redirect(url_for("ResultsView.restatements_page"))
+        flash(_("Freeze decision recorded: past results keep their figures.") if policy == "freeze"
+              else _("Restatement requested; another user with write access to results must approve it."), "success")
+        return redirect(url_for("ResultsView.restatement_page", restatement_id=made.id))
+
+    @expose("/restatement/<int:restatement_id>/approve", methods=["POST"])
+    @has_access
+    def approve_page(self, restatement_id: int) -> Response:
+        """Approve and apply a pending restatement (not by its requester)."""
+        from flask import g
+
+        check_csrf()
+        if visible_restatement(restatement_id) is None:
+            abort(404)
+        try:
+            approve(db.session, restatement_id, g.user, org_scope())
+        except RestatementRefused as exc:
+            flash_refusal(exc.reasons)
+        else:
+            flash(_("Restatement approved and applied."), "success")
+        return redirect(url_for("ResultsView.restatement_page", restatement_id=restatement_id))
+
+    @expose("/restatement/<int:restatement_id>/reject", methods=["POST"])
+    @has_access
+    def reject_page(self, restatement_id: int) -> Response:
+        """Reject (or, by the requester, withdraw) a pending restatement."""
+        from flask import g
+
+        check_csrf()
+        if visible_restatement(restatement_id) is None:
+            abort(404)
+        try:
+            reject(db.session, restatement_id, g.user, org_scope(), request.form.get("note") or None)
+        except RestatementRefused as exc:
+            flash_refusal(exc.reasons)
+        else:
+            flash(_("Restatement rejected."), "success")
+        return redirect(url_for("ResultsView.restatement_page", restatement_id=restatement_id))
+
+    @expose("/recalc", methods=["POST"])
+    @has_access
+    def recalc_page(self) -> Response:
+        """Re-account the stale runs whose data or model changed; say what was done and what was skipped."""
+        from flask import g
+
+        from orgcarbon.accounting.recalc import recalculate_stale
+
+        check_csrf()
+        done = recalculate_stale(db.session, g.user, org_scope())
+        for run in done:
+            flash(_("Recalculated %(org)s %(year)s as run #%(id)s.", org=run.organization.name, year=run.year,
+                    id=run.id), "success")
+        for skipped in done.skipped:
+            flash_refusal([f"{skipped.run}：{reason}" for reason in skipped.reasons])
+        if not done and not done.skipped:
+            flash(_("No result needs recalculating."), "info")
+        return redirect(url_for("ResultsView.restatements_page"))
 
 
 def register_accounting(appbuilder: AppBuilder) -> None:
-    """Attach the results pages and API, the menu entry and the accounting task."""
-    import orgcarbon.accounting.tasks  # noqa: F401  (registers the Celery task)
+    """Attach the results pages and API, the menu entries and the accounting tasks."""
+    import orgcarbon.accounting.tasks  # noqa: F401  (registers the Celery tasks)
+    from orgcarbon.accounting.api import ResultsApi
 
-    appbuilder.add_view(ResultsView, "Accounting results", label=_l("Accounting results"), icon="fa-calculator",
-                        category="Results", category_label=_l("Results"), category_icon="fa-bar-chart")
+    view = appbuilder.add_view(ResultsView, "Accounting results", label=_l("Accounting results"),
+                               icon="fa-calculator", category="Results", category_label=_l("Results"),
+                               category_icon="fa-bar-chart")
+    # The link names the view, so ``init`` grants its menu entry with the Results area.
+    appbuilder.add_link("Restatements", label=_l("Restatements"), href="/results/restatements", icon="fa-history",
+                        category="Results", baseview=view)
     appbuilder.add_api(ResultsApi)

@@ -10,10 +10,16 @@ from orgcarbon.rules.factor_resolution import AccountingContext, PairTables, res
 from orgcarbon.rules.factors import FactorLibrary
 from orgcarbon.rules.issues import Issue, RejectedError
 from orgcarbon.rules.model import TERMS, AccountingModel, category_from_label
+from orgcarbon.rules.products import (
+    ProcessIntensity,
+    ProductLine,
+    is_product_category,
+    process_intensities,
+)
 from orgcarbon.rules.records import Records
-from orgcarbon.rules.results import FactorUse, Intensity, Result, ResultLines
+from orgcarbon.rules.results import FactorUse, Intensity, Result, ResultLines, Rollup
 from orgcarbon.rules.rollup import build_rollups
-from orgcarbon.rules.units import default_units
+from orgcarbon.rules.units import UnitError, UnitTable, default_units
 
 __all__ = ["AccountingContext", "AccountingError", "compute"]
 
@@ -49,6 +55,71 @@ def _periods(records: Records, ctx: AccountingContext) -> tuple[IntArray, tuple[
     return remap[records.month], periods
 
 
+def _split_products(
+    records: Records, units: UnitTable, issues: list[Issue]
+) -> tuple[Records, tuple[ProductLine, ...]]:
+    """Set product-output records apart (they emit nothing) and convert their quantities to t."""
+    codes = [i for i, label in enumerate(records.categories) if is_product_category(label)]
+    if not codes:
+        return records, ()  # the common case costs one pass over the category labels
+    mask = np.isin(records.category, codes)
+    found = records.subset(mask)
+    rows = found.row_numbers()
+    lines = []
+    for i in range(len(found)):
+        unit, quantity, row = found.units[found.unit[i]], float(found.quantity[i]), int(rows[i])
+        try:
+            tonnes = float(units.convert(quantity, unit, "t"))
+        except UnitError:
+            issues.append(Issue(row, "unit", unit, "产品产量的单位应为质量单位（如 t、kg）"))
+            continue
+        if quantity < 0:
+            issues.append(Issue(row, "quantity", quantity, "产品产量不能为负数"))
+            continue
+        lines.append(
+            ProductLine(
+                row=row,
+                record_id=found.ids[i] if found.ids is not None else None,
+                site=found.sites[found.site[i]],
+                process=found.processes[found.process[i]],
+                subprocess=found.subprocesses[found.subprocess[i]],
+                month=found.months[found.month[i]],
+                material=found.materials[found.material[i]],
+                quantity=quantity,
+                unit=unit,
+                quantity_t=tonnes,
+            )
+        )
+    return records.subset(~mask), tuple(lines)
+
+
+def _process_intensity(
+    model: AccountingModel,
+    records: Records,
+    procs: Rollup,
+    quantity: FloatArray,
+    rule_index: IntArray,
+    products: tuple[ProductLine, ...],
+) -> tuple[ProcessIntensity, ...]:
+    keys = [r.category for r in model.rules]
+    fixed: dict[str, float] = {}
+    if model.intensity_material in records.materials and model.intensity_category in keys:
+        mask = (rule_index == keys.index(model.intensity_category)) & (
+            records.material == records.materials.index(model.intensity_material)
+        )
+        per_site = np.bincount(
+            records.site[mask], weights=quantity[mask], minlength=len(records.sites)
+        )
+        fixed = {site: float(v) for site, v in zip(records.sites, per_site, strict=True)}
+    net, direct = procs.totals(), procs.totals(direct=True)
+    emissions = {(k[0], k[1]): (net[k], direct[k]) for k in procs.keys}
+    outputs: dict[tuple[str, str, str], float] = {}
+    for line in products:
+        key = (line.site, line.process, line.material)
+        outputs[key] = outputs.get(key, 0.0) + line.quantity_t
+    return process_intensities(emissions, outputs, fixed, crude_steel=model.intensity_material)
+
+
 def _factors_used(
     tables: PairTables, records: Records, pair: IntArray, n_rules: int
 ) -> tuple[FactorUse, ...]:
@@ -79,6 +150,7 @@ def compute(
     """Account ``records`` under ``model`` with ``library``; raise ``AccountingError`` on bad rows."""
     ctx = context or AccountingContext()
     issues: list[Issue] = []
+    records, products = _split_products(records, ctx.units or default_units(), issues)
     rule_index = _rule_index(model, records, issues)
     n_mat, n_unit, n_rules = len(records.materials), len(records.units), len(model.rules)
     pair = rule_index * n_mat
@@ -169,4 +241,6 @@ def compute(
         factors_used=_factors_used(tables, records, pair, n_rules),
         notes=tuple(tables.notes),
         intensity=intensity,
+        products=products,
+        process_intensity=_process_intensity(model, records, procs, quantity, rule_index, products),
     )

@@ -9,6 +9,7 @@ from typing import Any
 from orgcarbon.rules.issues import Issue
 from orgcarbon.rules.model import CATEGORY_NAMES, TERM_NAMES, TERMS
 from orgcarbon.rules.package import Package
+from orgcarbon.rules.products import BASIS_NAMES
 from orgcarbon.rules.results import Result, ResultLine
 
 __all__ = ["render_issues", "render_text", "result_document"]
@@ -78,6 +79,21 @@ def result_document(package: Package, result: Result) -> dict[str, Any]:
         },
         "model": {"name": result.model, "version": result.model_version},
         "notes": list(result.notes),
+        "process_intensity": [i.as_dict() for i in result.process_intensity],
+        "products": [
+            {
+                "row": p.row,
+                "record_id": p.record_id,
+                "process": p.process,
+                "subprocess": p.subprocess,
+                "month": p.month,
+                "material": p.material,
+                "quantity": p.quantity,
+                "unit": p.unit,
+                "quantity_t": p.quantity_t,
+            }
+            for p in result.products
+        ],
     }
 
 
@@ -163,6 +179,24 @@ def render_text(package: Package, result: Result) -> str:
         out.append(
             f"排放强度：{i.total_per_t:.4f} tCO2/t {i.product}（直接排放 {i.direct_per_t:.4f}；"
             f"{i.product}产量 {_num(i.quantity_t)} t）"
+        )
+    if result.process_intensity:
+        out += ["", "分工序产品排放强度（单位：tCO2/t 产品）"]
+        out += _table(
+            ["工序", "产品", "产量 t", "净排放 tCO2", "强度", "直接排放强度", "产量依据"],
+            [
+                [
+                    p.process,
+                    p.product,
+                    _num(p.quantity_t),
+                    _num(p.net_tco2),
+                    f"{p.total_per_t:.4f}",
+                    f"{p.direct_per_t:.4f}",
+                    BASIS_NAMES.get(p.basis, p.basis),
+                ]
+                for p in result.process_intensity
+            ],
+            {2, 3, 4, 5},
         )
     return "\n".join(out) + "\n"
 

@@ -10,6 +10,7 @@ from typing import Any
 from orgcarbon.rules.factors import FactorLibrary
 from orgcarbon.rules.issues import Issue
 from orgcarbon.rules.model import CATEGORY_NAMES, category_from_label
+from orgcarbon.rules.products import PRODUCT_CATEGORY, PRODUCT_CATEGORY_NAME, is_product_category
 from orgcarbon.rules.records import RecordRow
 from orgcarbon.rules.units import UnitError, UnitTable
 
@@ -101,15 +102,17 @@ def parse_record(
     for field in ("category", "material", "quantity", "unit"):
         if field not in values:
             issues.append(Issue(row, field, None, f"缺少必填字段（{HEADERS[field]}）"))
-    category = category_from_label(_text(values["category"])) if "category" in values else None
+    label = _text(values["category"]) if "category" in values else ""
+    category = category_from_label(label) if label else None
+    if label and category is None and is_product_category(label):
+        category = PRODUCT_CATEGORY  # an output quantity, not an emission source
     if "category" in values and category is None:
-        bad(
-            "category",
-            "未知类别，可用：" + "、".join(f"{k}（{v}）" for k, v in CATEGORY_NAMES.items()),
-        )
+        known = {**CATEGORY_NAMES, PRODUCT_CATEGORY: PRODUCT_CATEGORY_NAME}
+        bad("category", "未知类别，可用：" + "、".join(f"{k}（{v}）" for k, v in known.items()))
+    product = category == PRODUCT_CATEGORY
     material_name = _text(values["material"]) if "material" in values else ""
     material = library.material(material_name) if material_name else None
-    if material_name and material is None:
+    if material_name and material is None and not product:
         bad("material", "未知物料（因子库中没有此物料）")
     if category and material:
         required = {
@@ -133,7 +136,9 @@ def parse_record(
     if unit:
         try:
             units.get(unit)
-            if material is not None:
+            if product:
+                units.factor(unit, "t")  # product output is counted in tonnes
+            elif material is not None:
                 units.factor(unit, material.unit)
         except UnitError as exc:
             bad("unit", str(exc))
@@ -153,6 +158,10 @@ def parse_record(
             bad(field, f"{HEADERS[field]}不能为负数")
     if params["purity"] is not None and category not in (None, "process_flux"):
         bad("purity", "纯度只适用于熔剂（process_flux）")
+    if product:
+        for field in ("ncv", "cc", "of", "ef"):
+            if params[field] is not None:
+                bad(field, f"产品产量记录不带{HEADERS[field]}")
 
     month = ""
     if "month" in values:

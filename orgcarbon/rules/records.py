@@ -100,6 +100,47 @@ class Records:
         """Row numbers for lineage and messages (1-based positions if none were given)."""
         return self.row if self.row is not None else np.arange(1, len(self) + 1, dtype=np.int64)
 
+    def subset(self, keep: npt.NDArray[np.bool_]) -> Records:
+        """The records where ``keep`` is true, label tables reduced to the labels still used."""
+        index = np.flatnonzero(keep)
+
+        def recode(codes: CodeArray, labels: tuple[str, ...]) -> tuple[CodeArray, tuple[str, ...]]:
+            picked = codes[index]
+            used = np.zeros(len(labels), dtype=bool)
+            used[picked] = True
+            remap = np.cumsum(used) - 1
+            return remap[picked].astype(np.int64), tuple(
+                label for label, u in zip(labels, used, strict=True) if u
+            )
+
+        category, categories = recode(self.category, self.categories)
+        material, materials = recode(self.material, self.materials)
+        unit, units = recode(self.unit, self.units)
+        site, sites = recode(self.site, self.sites)
+        process, processes = recode(self.process, self.processes)
+        subprocess, subprocesses = recode(self.subprocess, self.subprocesses)
+        month, months = recode(self.month, self.months)
+        return Records(
+            category=category,
+            material=material,
+            unit=unit,
+            quantity=self.quantity[index],
+            site=site,
+            process=process,
+            subprocess=subprocess,
+            month=month,
+            categories=categories,
+            materials=materials,
+            units=units,
+            sites=sites,
+            processes=processes,
+            subprocesses=subprocesses,
+            months=months,
+            params={name: column[index] for name, column in self.params.items()},
+            row=self.row_numbers()[index],
+            ids=[self.ids[i] for i in index.tolist()] if self.ids is not None else None,
+        )
+
     @classmethod
     def from_rows(cls, rows: Sequence[RecordRow]) -> Records:
         """Build the columnar batch from plain rows."""

@@ -11,6 +11,7 @@ import numpy.typing as npt
 
 from orgcarbon.rules.factors import Factor
 from orgcarbon.rules.model import PARAMETERS, TERMS, Formula
+from orgcarbon.rules.products import ProcessIntensity, ProductLine
 from orgcarbon.rules.records import Records
 
 __all__ = ["FactorUse", "Intensity", "Result", "ResultLine", "ResultLines", "Rollup"]
@@ -202,6 +203,8 @@ class Result:
     factors_used: tuple[FactorUse, ...]
     notes: tuple[str, ...]
     intensity: Intensity | None
+    products: tuple[ProductLine, ...] = ()  # product-output records (no emission), with lineage
+    process_intensity: tuple[ProcessIntensity, ...] = ()  # tCO2 per t of each process's product
 
     def by_category_per_period(self) -> dict[str, dict[str, float]]:
         """Each term's magnitude per month."""

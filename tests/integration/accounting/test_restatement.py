@@ -12,6 +12,7 @@ from orgcarbon.accounting import restatement as rs
 from orgcarbon.accounting.command import AccountOrganisation
 from orgcarbon.accounting.models import AccountingRun, Restatement, ResultLine
 from orgcarbon.accounting.recalc import runs_affected_by_record, stale_runs
+from orgcarbon.forms.models import Period
 from orgcarbon.metamodel.models import ActivityRecord, Material, Organization, Process
 from orgcarbon.metamodel.versioned import Factor
 from orgcarbon.metamodel.versioning import new_version, publish
@@ -129,15 +130,18 @@ def test_restate_preview_approval_and_supersession(app: Flask) -> None:
 
         with pytest.raises(rs.RestatementRefused, match="职责分离"):
             rs.approve(db.session, request.id, _user(app, "modeller"))
-        # A locked period refuses the restatement until it is reopened.
-        original = rs.period_locked
-        rs.period_locked = lambda org_id, year, month: month == 3  # type: ignore[assignment]
-        try:
-            with pytest.raises(rs.RestatementRefused, match="2024-03 已锁定"):
-                rs.approve(db.session, request.id, _user(app, "admin"))
-        finally:
-            rs.period_locked = original  # type: ignore[assignment]
+        # A month closed on the company (东区's parent) refuses the restatement until it is reopened.
+        closed = Period(organization_id=_org("华钢钢铁股份有限公司"), year=2024, month=3, status="closed")
+        db.session.add(closed)
+        db.session.commit()
+        with pytest.raises(rs.RestatementRefused) as refused:
+            rs.approve(db.session, request.id, _user(app, "admin"))
+        assert "期间 东区 2024-03 已锁定，须先重新开放该期间才能重述" in refused.value.reasons
+        assert not any("2024-04" in r for r in refused.value.reasons)
         assert db.session.get(Restatement, request.id).status == "pending"
+        assert db.session.scalar(select(func.count()).select_from(AccountingRun)) == count_before
+        closed.status = "open"
+        db.session.commit()
 
         applied = rs.approve(db.session, request.id, _user(app, "admin"))
         assert applied.status == "applied" and applied.decided_by_name == "admin"
