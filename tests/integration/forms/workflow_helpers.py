@@ -44,7 +44,7 @@ def west_form(session: Session, *, review_steps: int = 2, code: str = "test-west
             order += 1
             form.fields.append(FormField(section=section, organization_id=west.id, code=f"ncv{binding.id}",
                                          label=f"{binding.material.name}低位发热量", binding=binding,
-                                         parameter="ncv", unit="GJ/t", required=False, min_value=1, max_value=60,
+                                         parameter="ncv", unit=f"GJ/{binding.material.unit}", required=False, min_value=1, max_value=60,
                                          order=order))
     session.flush()
     return form
