@@ -241,6 +241,25 @@ def _event(session: Session, submission: Submission, action: str, before: str | 
     session.add(event)
 
 
+def signed_content(submission: Submission, action: str) -> dict[str, Any]:
+    """What a user's step signs: the submission, its period and version, every value by field code."""
+    codes = {f.id: f.code for f in submission.form.fields}
+    values = {codes.get(fid, str(fid)): value for fid, value in stored_values(submission).items()}
+    return {"submission_id": submission.id, "form": submission.form.code, "form_revision": submission.form_revision,
+            "organization_id": submission.organization_id, "year": submission.year, "period": submission.period,
+            "version": submission.version, "action": action, "status": submission.status,
+            "values": dict(sorted(values.items())), "evidence_sm3": sorted(e.sm3 for e in submission.evidence)}
+
+
+def _sign(session: Session, submission: Submission, user: Any, action: str) -> None:
+    """Non-repudiation (spec 8.2.3): the step is signed with the user's SM2 key, in the same transaction."""
+    if getattr(user, "id", None) is None:
+        return
+    from orgcarbon.security.signatures import sign_action
+
+    sign_action(session, user, "fm_submission", submission.id, action, signed_content(submission, action))
+
+
 def _check_scope(scope: OrgScope | None, organization_id: int, write: bool = True) -> None:
     if scope is None:
         return
@@ -372,6 +391,7 @@ def submit(session: Session, submission: Submission, user: Any, comment: str | N
     submission.reviewed_by_id = None
     submission.reviewed_at = None
     _event(session, submission, "submit", before, user, comment)
+    _sign(session, submission, user, "submit")
     session.flush()
     return submission
 
@@ -395,6 +415,7 @@ def review(session: Session, submission: Submission, user: Any, comment: str | N
     submission.reviewed_by_id = getattr(user, "id", None)
     submission.reviewed_at = dt.datetime.now(dt.UTC)
     _event(session, submission, "review", before, user, comment)
+    _sign(session, submission, user, "review")
     session.flush()
     return submission
 
@@ -417,6 +438,7 @@ def approve(session: Session, submission: Submission, user: Any, comment: str | 
     submission.approved_at = dt.datetime.now(dt.UTC)
     details = materialise(session, submission)
     _event(session, submission, "approve", before, user, comment, details)
+    _sign(session, submission, user, "approve")
     session.flush()
     return submission
 
@@ -435,6 +457,7 @@ def reject(session: Session, submission: Submission, user: Any, reason: str, *,
     submission.status = "draft"
     submission.rejection_reason = reason.strip()
     _event(session, submission, "reject", before, user, reason.strip())
+    _sign(session, submission, user, "reject")
     session.flush()
     return submission
 

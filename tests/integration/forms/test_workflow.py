@@ -193,3 +193,29 @@ def test_forms_due_lists_periods_with_status(app: Flask) -> None:
         viewer = user(s, "viewer")  # 东区 cannot fill 西区's form
         assert not [i for i in service.forms_due(s, org_scope(viewer, s), 2025) if i.form_id == form.id]
         assert s.scalar(select(func.count()).select_from(Submission)) >= 1
+
+
+def test_each_step_is_signed_with_sm2_and_verifies(app: Flask) -> None:
+    from orgcarbon.security.models import Signature
+    from orgcarbon.security.signatures import verify_signature
+
+    with app.app_context():
+        s = db.session
+        form = west_form(s)
+        filler, reviewer, approver = user(s, "filler"), user(s, "reviewer"), user(s, "approver")
+        sub = service.get_or_create_draft(s, form, form.organization_id, 2025, 7, filler)
+        service.save_draft(s, sub, _fill(form), filler)
+        service.submit(s, sub, filler)
+        service.review(s, sub, reviewer)
+        service.approve(s, sub, approver)
+        s.commit()
+        rows = s.execute(select(Signature).where(Signature.object_type == "fm_submission",
+                                                 Signature.object_id == sub.id).order_by(Signature.id)).scalars().all()
+        assert [(r.action, r.username) for r in rows] == [
+            ("submit", "filler"), ("review", "reviewer"), ("approve", "approver")]
+        assert all(verify_signature(s, r) for r in rows)
+        quantity = next(f for f in form.fields if f.parameter == "quantity")
+        assert rows[0].content["values"][quantity.code] == 1250.5
+        tampered = rows[0]
+        tampered.content = {**tampered.content, "values": {**tampered.content["values"], quantity.code: 1.0}}
+        assert not verify_signature(s, tampered)
