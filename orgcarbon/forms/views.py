@@ -365,7 +365,7 @@ class FormsView(_PageView):
                 f.id: format_value(values.get(f.id)) for f in sub.form.fields}, {}, list(sub.evidence)),
             label=service.period_label(sub.form.granularity, sub.year, sub.period), waits=waits_for(sub),
             diff=service.diff_versions(previous, sub) if previous is not None else [], previous=previous,
-            actions=submission_actions(sub, g.user))
+            actions=submission_actions(sub, g.user), signatures=_signatures(sub))
 
     @expose("/evidence/<int:evidence_id>")
     @requires_any("read", ENTRY, REVIEW)
@@ -567,3 +567,16 @@ def register_forms(appbuilder: AppBuilder) -> None:
     appbuilder.add_link("Periods", label=_l("Periods"), href="/forms/periods", icon="fa-lock", category="Forms",
                         baseview=forms)
     appbuilder.add_api(FormsApi)
+
+
+def _signatures(sub: Submission) -> list[dict[str, object]]:
+    """The SM2 signatures of the submission's steps, each checked now (spec 8.2.3)."""
+    from orgcarbon.security.signatures import check_signature, signatures_of
+
+    session = db.session
+    rows = []
+    for signature in signatures_of(session, "fm_submission", sub.id):
+        check = check_signature(session, signature)
+        rows.append({"action": signature.action, "user": signature.username, "at": signature.signed_at,
+                     "digest": signature.digest, "ok": check.ok, "reason": check.reason})
+    return rows

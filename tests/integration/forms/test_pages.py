@@ -206,6 +206,8 @@ def test_two_steps_by_two_other_people_write_activity_data(app: Flask, form: dic
     for label in ("创建", "保存草稿", "提交", "审核通过", "批准"):
         assert f"<td>{label}" in history, label
     assert "已核对计量单" in history
+    signatures = history.split('id="signatures"', 1)[1].split("</table>", 1)[0]
+    assert signatures.count("label-success") == 3 and "label-danger" not in signatures
 
 
 def test_the_same_person_cannot_review_what_they_submitted(app: Flask, form: dict[str, Any]) -> None:
