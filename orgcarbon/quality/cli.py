@@ -79,3 +79,35 @@ def dry_run_command(org_name: str, year: int, month: int | None, dataset: str, a
                f"清洗变更 {counts.get('changes', 0)} 处。")
     if run.error:
         raise click.ClickException(run.error)
+
+
+@quality_group.command("clean")
+@click.option("--org", "org_name", required=True, help="组织名称（含其下级组织）。")
+@click.option("--year", type=int, required=True)
+@click.option("--month", type=click.IntRange(1, 12), default=None)
+@with_appcontext
+def clean_command(org_name: str, year: int, month: int | None) -> None:
+    """清洗暂存数据（写回清洗结果）并按月汇总为活动数据；已关闭期间跳过。"""
+    from sqlalchemy import select
+
+    from orgcarbon.metamodel.models import Organization
+    from orgcarbon.platform.extensions import db
+    from orgcarbon.quality.cleaning import clean_and_promote
+    from orgcarbon.quality.runs import RunRefused
+    from orgcarbon.security.audit import acting_as
+
+    org_id = db.session.scalar(select(Organization.id).where(Organization.name == org_name))
+    if org_id is None:
+        raise click.ClickException(f"组织不存在：{org_name}")
+    try:
+        with acting_as("cli:quality-clean"):
+            run, promotion = clean_and_promote(db.session, org_id, year, month)
+    except RunRefused as exc:
+        db.session.rollback()
+        raise click.ClickException("；".join(exc.reasons)) from exc
+    applied = (run.counts or {}).get("applied", {})
+    click.echo(f"清洗 #{run.id}：已清洗 {applied.get('cleaned', 0)} 行，剔除 {applied.get('rejected', 0)} 行，"
+               f"修改 {applied.get('values_changed', 0)} 个值；汇总为 {len(promotion.created)} 条活动数据"
+               f"（{promotion.rows} 行暂存数据）。")
+    for reason in promotion.skipped:
+        click.echo(f"  未汇总：{reason}")
