@@ -23,6 +23,7 @@ from orgcarbon.metamodel.versioning import VersionError, current_versions, new_v
 from orgcarbon.metamodel.views import AREA, PERMISSIONS
 from orgcarbon.platform.extensions import db
 from orgcarbon.security.scope import org_scope
+from orgcarbon.security.sensitive import mask_rows
 
 
 def _expanded(entity: Entity, names: list[str]) -> list[str]:
@@ -67,6 +68,12 @@ class MetamodelApi(ModelRestApi):
             return super().delete_headless(pk)
         except (FieldErrors, ScopeError, VersionError) as exc:
             return self._refused(exc)
+
+    def pre_get(self, data: dict[str, Any]) -> None:
+        mask_rows(self.datamodel.obj, [data.get("result") or {}])  # 138****5678 unless allowed
+
+    def pre_get_list(self, data: dict[str, Any]) -> None:
+        mask_rows(self.datamodel.obj, data.get("result") or [])
 
     def pre_add(self, item: Any) -> None:
         check_change(self._entity, item, db.session, "add")

@@ -12,6 +12,8 @@ from flask_appbuilder.security.sqla.models import User
 from sqlalchemy import Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from orgcarbon.security.encrypted import EncryptedText
+
 
 class Organization(Model):
     """A node of the organisation tree (集团 → 公司 → 厂区, any depth)."""
@@ -27,8 +29,8 @@ class Organization(Model):
     grid_region: Mapped[str | None] = mapped_column(String(8))
     contact_name: Mapped[str | None] = mapped_column(String(100))
     # Text: the security issue stores contact details encrypted (SM4-GCM), longer than the plain value.
-    contact_phone: Mapped[str | None] = mapped_column(Text)
-    contact_email: Mapped[str | None] = mapped_column(Text)
+    contact_phone: Mapped[str | None] = mapped_column(EncryptedText("mm_organization.contact_phone", mask="phone"))
+    contact_email: Mapped[str | None] = mapped_column(EncryptedText("mm_organization.contact_email", mask="email"))
 
     parent: Mapped[Organization | None] = relationship(remote_side=[id], back_populates="children")
     children: Mapped[list[Organization]] = relationship(back_populates="parent")

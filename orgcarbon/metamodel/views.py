@@ -26,6 +26,7 @@ from orgcarbon.metamodel.validation import FieldErrors
 from orgcarbon.metamodel.versioning import VersionError, new_version, publish
 from orgcarbon.platform.extensions import db
 from orgcarbon.security.roles import METHOD_PERMISSIONS
+from orgcarbon.security.sensitive import sensitive_formatters
 
 AREA = "Metamodel"
 PERMISSIONS = {
@@ -129,7 +130,8 @@ def make_view(entity: Entity) -> type[ModelView]:
         "base_order": entity.order,
         # Empty cells stay empty: FAB would print Python's "None" to the user.
         "formatters_columns": {f.name: _blank_formatter for f in entity.fields}
-        | {f.name: _label_formatter(f.choices) for f in entity.fields if f.choices},
+        | {f.name: _label_formatter(f.choices) for f in entity.fields if f.choices}
+        | sensitive_formatters(entity.model, _blank_formatter),  # 138****5678 unless allowed
         "add_form_extra_fields": choice_fields,
         "edit_form_extra_fields": choice_fields,
         "add_form_query_rel_fields": scoped_relation_filters(entity, datamodel),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, abort, g, jsonify, render_template, request
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.wrappers import Response
@@ -25,19 +25,40 @@ def _messages() -> dict[int, str]:
     }
 
 
-def _respond(status: int, detail: str | None = None) -> tuple[Response | str, int]:
-    message = _messages().get(status, detail or _("The request could not be completed."))
+def _respond(status: int, detail: str | None = None, message: str | None = None,
+             code: str | None = None) -> tuple[Response | str, int]:
+    message = message or _messages().get(status, detail or _("The request could not be completed."))
     if request.path.startswith("/api/"):
-        return jsonify({"message": message, "status": status}), status
+        body: dict[str, object] = {"message": message, "status": status}
+        if code:
+            body["code"] = code
+        return jsonify(body), status
     appbuilder = getattr(request, "appbuilder", None) or __import__("flask").current_app.appbuilder
+    if "user" not in g:
+        # Refused before FAB's own hook ran (CSRF, IP allowlist): the menu still needs the user.
+        from flask_login import current_user
+
+        g.user = current_user._get_current_object()
     page = render_template(
         "orgcarbon/error.html", status=status, message=message, appbuilder=appbuilder, base_template=appbuilder.base_template
     )
     return page, status
 
 
+def refusal(status: int, message: str, code: str) -> tuple[Response | str, int]:
+    """A refusal with its own Chinese reason: a page, or ``{"code", "message", "status"}`` under /api/."""
+    return _respond(status, message=message, code=code)
+
+
 def register_error_pages(app: Flask) -> None:
     """Answer 4xx/5xx with a Chinese page (JSON under /api/) instead of Werkzeug's English one."""
+
+    @app.url_value_preprocessor
+    def _refuse_oversized_ids(endpoint: str | None, values: dict[str, object] | None) -> None:
+        # An id no database column can hold (beyond 64 bits) names no row: 404, never a driver overflow (500).
+        for value in (values or {}).values():
+            if isinstance(value, int) and not -(2**63) <= value < 2**63:
+                abort(404)
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException) -> tuple[Response | str, int]:
@@ -49,5 +70,20 @@ def register_error_pages(app: Flask) -> None:
     def _unexpected(error: Exception) -> tuple[Response | str, int]:
         if isinstance(error, HTTPException):
             return _http_error(error)
+        if isinstance(error, FileNotFoundError | IsADirectoryError) or (
+            isinstance(error, IndexError) and str(request.endpoint).endswith(".download")
+        ):
+            # FAB's download views hand any file name to send_file (and split it without checking).
+            return _respond(404)
         log.exception("unhandled error on %s %s", request.method, request.path)
+        _rollback()  # the page below must not run on the failed transaction
         return _respond(InternalServerError.code)
+
+
+def _rollback() -> None:
+    try:
+        from orgcarbon.platform.extensions import db
+
+        db.session.rollback()
+    except Exception:  # noqa: BLE001 - the error page matters more than a failed rollback
+        log.warning("rollback after an unhandled error failed", exc_info=True)

@@ -20,10 +20,14 @@ from typing import Any
 from sqlalchemy import event, func, inspect, select
 from sqlalchemy.orm import Session
 
+from orgcarbon.security.crypto.masking import mask
+from orgcarbon.security.encrypted import EncryptedText
 from orgcarbon.security.models import AuditEntry, utcnow
 
 # Columns whose values never enter the audit trail in clear.
-MASKED_COLUMNS = frozenset({"password", "secret", "token", "api_key", "key_hash"})
+MASKED_COLUMNS = frozenset({
+    "password", "secret", "token", "api_key", "key_hash", "password_hash", "sm2_private_key", "hmac_secret",
+})
 MASK = "******"
 # The audit table itself is not audited (that would recurse).
 SKIPPED_TABLES = frozenset({AuditEntry.__tablename__})
@@ -85,8 +89,20 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _value(key: str, value: Any) -> Any:
-    return MASK if key in MASKED_COLUMNS and value is not None else _plain(value)
+def _value(key: str, value: Any, column_type: Any = None) -> Any:
+    if value is None:
+        return None
+    if key in MASKED_COLUMNS:
+        return MASK
+    if isinstance(column_type, EncryptedText):
+        # Encrypted columns hold plain values in Python; the trail keeps them masked (138****5678),
+        # enough to see that a value changed without storing it in clear.
+        return mask(str(value), column_type.mask) if column_type.mask else MASK
+    return _plain(value)
+
+
+def _column_type(attr: Any) -> Any:
+    return attr.columns[0].type if getattr(attr, "columns", None) else None
 
 
 def _row_id(obj: Any) -> str | None:
@@ -100,7 +116,7 @@ def _row_id(obj: Any) -> str | None:
 
 def _snapshot(obj: Any) -> dict[str, Any]:
     mapper = inspect(obj).mapper
-    return {attr.key: _value(attr.key, getattr(obj, attr.key)) for attr in mapper.column_attrs}
+    return {attr.key: _value(attr.key, getattr(obj, attr.key), _column_type(attr)) for attr in mapper.column_attrs}
 
 
 def _changes(obj: Any) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -114,8 +130,8 @@ def _changes(obj: Any) -> tuple[dict[str, Any], dict[str, Any]]:
             continue
         old = history.deleted[0] if history.deleted else None
         new = history.added[0] if history.added else None
-        before[attr.key] = _value(attr.key, old)
-        after[attr.key] = _value(attr.key, new)
+        before[attr.key] = _value(attr.key, old, _column_type(attr))
+        after[attr.key] = _value(attr.key, new, _column_type(attr))
     return before, after
 
 

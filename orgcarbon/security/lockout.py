@@ -60,5 +60,8 @@ def unlock(session: Session, user: Any, by: str) -> bool:
     session.add(user)
     session.commit()
     if was_locked:
-        log.warning("account %s unlocked by %s", user.username, by)
+        from orgcarbon.security.logstore import security_event
+
+        security_event("account_unlocked", f"账户 {user.username} 已由 {by} 解锁", level=logging.WARNING,
+                       username=by, target=user.username)
     return was_locked

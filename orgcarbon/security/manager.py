@@ -6,14 +6,25 @@ import datetime as dt
 import logging
 from typing import Any
 
-from flask import current_app, flash, g, has_request_context, redirect, session
+from flask import abort, current_app, flash, g, has_request_context, redirect, session
+from flask_appbuilder import expose, has_access
 from flask_appbuilder.actions import action
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_appbuilder.security.views import UserDBModelView
+from flask_appbuilder.security.views import UserStatsChartView as FabUserStatsChartView
 from flask_babel import lazy_gettext as _l
 
 from orgcarbon.security.lockout import LockPolicy, locked_until
-from orgcarbon.security.roles import ADMIN_ROLE, READ, ROLE_MATRIX, SELF_SERVICE
+from orgcarbon.security.logstore import security_event
+from orgcarbon.security.password_views import ResetMyPasswordView, ResetPasswordView
+from orgcarbon.security.roles import (
+    ADMIN_ROLE,
+    READ,
+    ROLE_MATRIX,
+    SELF_SERVICE,
+    SENSITIVE_PERMISSION,
+    SENSITIVE_ROLES,
+)
 
 log = logging.getLogger(__name__)
 
@@ -31,18 +42,68 @@ class UserView(UserDBModelView):
         return redirect(self.get_redirect())
 
 
+class UserStatsChartView(FabUserStatsChartView):
+    """FAB's login statistics chart; an unknown chart number is a 404, not FAB's 500."""
+
+    @expose("/chart/<group_by>")
+    @expose("/chart/")
+    @has_access
+    def chart(self, group_by: Any = 0) -> Any:
+        if not str(group_by).isdigit() or int(group_by) >= len(self.definitions):
+            abort(404)
+        return super().chart(group_by)
+
+
 class OrgcarbonSecurityManager(SecurityManager):
     """Security manager chosen through ``FAB_SECURITY_MANAGER_CLASS``."""
 
     userdbmodelview = UserView
+    resetmypasswordview = ResetMyPasswordView
+    resetpasswordview = ResetPasswordView
+    userstatschartview = UserStatsChartView
 
     def on_user_login(self, user: Any) -> None:
-        """Restore the user's chosen interface language into the new session."""
+        """Restore the user's language, log the login, expire an old password."""
         from orgcarbon.security.models import UserSetting
+        from orgcarbon.security.password_state import expire_if_old
 
         setting = self.session.get(UserSetting, user.id)
         if setting is not None and setting.locale in self.appbuilder.bm.languages:
             session["locale"] = setting.locale
+        security_event("login", f"用户 {user.username} 登录成功", username=user.username, user_id=user.id)
+        days = int(current_app.config["ORGCARBON"].get("PASSWORD_EXPIRY_DAYS", 0))
+        if expire_if_old(self.session, user, days):
+            security_event("password_expired", f"用户 {user.username} 的密码已超过 {days} 天，须修改",
+                           level=logging.WARNING, username=user.username, user_id=user.id)
+
+    def on_user_login_failed(self, user: Any) -> None:
+        """Log a failed login of a known user (wrong password)."""
+        security_event("login_failed", f"用户 {user.username} 登录失败：密码错误（第 {user.fail_login_count} 次）",
+                       level=logging.WARNING, username=user.username, user_id=user.id)
+
+    def on_user_logout(self, user: Any) -> None:
+        """Log a logout."""
+        security_event("logout", f"用户 {user.username} 退出登录", username=user.username, user_id=user.id)
+
+    def add_user(self, username: str, first_name: str, last_name: str, email: str, role: Any = None,
+                 password: str = "", hashed_password: str = "", *args: Any, **kwargs: Any) -> Any:
+        """FAB's ``add_user`` with the password rules applied to a clear-text password."""
+        from orgcarbon.security.passwords import password_problems
+
+        if password and not hashed_password and (problems := password_problems(password)):
+            log.error("user %s not created: password breaks the rules: %s", username, "；".join(problems))
+            return False
+        return super().add_user(username, first_name, last_name, email, role, password, hashed_password,
+                                *args, **kwargs)
+
+    def oauth_user_info(self, provider: str, resp: Any = None) -> dict[str, Any]:  # type: ignore[override]
+        """User info of the OpenID Connect provider (FAB only knows named providers)."""
+        from orgcarbon.security.sso import OIDC_PROVIDER, oidc_user_info
+
+        if provider == OIDC_PROVIDER:
+            claims = (resp or {}).get("userinfo") or self.oauth_remotes[provider].userinfo()
+            return oidc_user_info(claims)
+        return self.get_oauth_user_info(provider, resp)
 
     def lock_policy(self) -> LockPolicy:
         """The login failure limit from the settings."""
@@ -52,10 +113,14 @@ class OrgcarbonSecurityManager(SecurityManager):
     def auth_user_db(self, username: str, password: str) -> Any:
         """Refuse a locked account before looking at its password (web form and API login alike)."""
         user = self.find_user(username=username) if username else None
+        if user is None and username:
+            security_event("login_failed", f"登录失败：用户 {username} 不存在", level=logging.WARNING,
+                           username=username)
         if user is not None:
             until = locked_until(self.session, user, self.lock_policy())
             if until is not None:
-                log.warning("login refused: account %s is locked until %s", username, until.isoformat())
+                security_event("login_locked", f"账户 {username} 已锁定至 {until.isoformat()}，拒绝登录",
+                               level=logging.WARNING, username=username, user_id=user.id)
                 if has_request_context():
                     minutes = max(1, int((until - dt.datetime.now(dt.UTC)).total_seconds() // 60) + 1)
                     flash(str(_l("Account locked after too many failed logins; try again in %(minutes)d minutes "
@@ -65,7 +130,8 @@ class OrgcarbonSecurityManager(SecurityManager):
         if result is None and user is not None:
             self.session.refresh(user)
             if (user.fail_login_count or 0) == self.lock_policy().max_failures:
-                log.warning("account %s locked after %d failed logins", username, user.fail_login_count)
+                security_event("account_locked", f"账户 {username} 连续 {user.fail_login_count} 次登录失败，已锁定",
+                               level=logging.WARNING, username=username, user_id=user.id)
         return result
 
     def update_user_auth_stat(self, user: Any, success: bool = True) -> None:
@@ -104,6 +170,7 @@ class OrgcarbonSecurityManager(SecurityManager):
         admin = self.add_role(ADMIN_ROLE)
         self.add_role(self.auth_role_public)
         self.appbuilder.add_permissions(update_perms=True)
+        self.add_permission_view_menu(*SENSITIVE_PERMISSION)
         views = self._area_views()
         menus = self._menu_names_by_area()
         counts: dict[str, int] = {}
@@ -123,6 +190,10 @@ class OrgcarbonSecurityManager(SecurityManager):
                 pv = self.find_permission_view_menu(perm_name, view_name)
                 if pv is None:
                     pv = self.add_permission_view_menu(perm_name, view_name)
+                if pv is not None and pv not in role.permissions:
+                    role.permissions.append(pv)
+            if role_name in SENSITIVE_ROLES:
+                pv = self.add_permission_view_menu(*SENSITIVE_PERMISSION)
                 if pv is not None and pv not in role.permissions:
                     role.permissions.append(pv)
             counts[role_name] = len(role.permissions)

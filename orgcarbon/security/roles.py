@@ -91,6 +91,14 @@ ROLE_DESCRIPTIONS: dict[str, str] = {
     "只读用户": "只读查看模型、结果、报告与分析",
 }
 
+# Reading sensitive fields (contact phone and e-mail) in clear. Without it pages and API answers
+# show them masked (138****5678). Not an area of the matrix: no page belongs to it.
+SENSITIVE_PERMISSION: tuple[str, str] = (READ, "SensitiveData")
+SENSITIVE_ROLES: tuple[str, ...] = ("建模管理员", "报告顾问")
+
+# Security settings (IP allowlists, user security state): administrators only, like 安全.
+SECURITY_AREA = "SecuritySettings"
+
 # What every signed-in user may do on their own account, whatever their role.
 SELF_SERVICE: tuple[tuple[str, str], ...] = (
     ("can_userinfo", "UserDBModelView"),

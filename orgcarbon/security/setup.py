@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import Flask, Response, g, request, session
 
+from orgcarbon.security.access import register_access_checks
 from orgcarbon.security.audit import install_audit_listener
+from orgcarbon.security.encrypted import data_key_ring
+from orgcarbon.security.logstore import install_log_store
+from orgcarbon.security.password_state import install_password_listener
+from orgcarbon.security.sso import auth_config
 
 SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
@@ -18,9 +25,32 @@ CONTENT_SECURITY_POLICY = (
 
 
 def register_security(app: Flask) -> None:
-    """Install the audit listener, the idle session timeout and per-user language persistence."""
+    """Install the audit and password listeners, the log store, CSRF, the IP and password checks,
+    the idle session timeout, security headers and per-user language persistence."""
+    from flask_wtf.csrf import CSRFProtect
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    settings = app.config["ORGCARBON"]
     install_audit_listener()
+    install_password_listener()
+    install_log_store(app)                      # before the database: its flush runs after the session closes
+    data_key_ring(app)                          # the field keys, from the key file or the environment
+    app.config.update(auth_config(settings))    # local accounts, LDAP or OpenID Connect
     app.config.setdefault("FAB_PASSWORD_COMPLEXITY_VALIDATOR", _validator())
+    # FAB's download views read UPLOAD_FOLDER; without it every download URL is a 500.
+    app.config.setdefault("UPLOAD_FOLDER", str(Path(app.instance_path) / "uploads"))
+    production = settings["ENV"] == "production"
+    app.config.setdefault("REMEMBER_COOKIE_HTTPONLY", True)
+    app.config.setdefault("REMEMBER_COOKIE_SECURE", production)
+    app.config.setdefault("REMEMBER_COOKIE_SAMESITE", "Lax")
+    # Every POST/PUT/DELETE of a page needs the form's token; FAB exempts its REST APIs (token auth)
+    # when they are created, which is why this comes before the views.
+    CSRFProtect(app)
+    hops = int(settings.get("TRUSTED_PROXY_HOPS") or 0)
+    if hops > 0:
+        # Only then is X-Forwarded-For believed: otherwise any client could name its own address.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
+    register_access_checks(app)                 # IP allowlists, forced password change, refusal log
 
     @app.before_request
     def _idle_timeout() -> None:
@@ -32,6 +62,8 @@ def register_security(app: Flask) -> None:
     def _security_headers(response: Response) -> Response:
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
+        if production:
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         if not request.path.startswith("/swagger"):
             # FAB's pages use inline scripts and styles; everything else must come from us.
             response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
