@@ -79,11 +79,50 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("INSTANCE_PATH", None, "Folder for the SQLite file, dev secrets, uploads; default `./instance`"),
     Setting("LOG_LEVEL", "INFO", "Python logging level"),
     Setting("BACKUP_DIR", None, "Folder for encrypted backups; default `<instance>/backups`"),
+    Setting("IMPORT_TASK_ROWS", 2000, "Excel/package imports with more rows run as a background task", int),
+    Setting("IMPORT_STALE_MINUTES", 10, "Minutes without progress after which a running import may be resumed", int),
+    Setting(
+        "API_KEY_FILE",
+        None,
+        "Key file of the ingest API's SM2 private keys (`<key_id> = <64 hex>` lines, `active = <key_id>`); "
+        "development: generated once as `<instance>/api_sm2_keys`; production: required for sealed requests",
+    ),
+    Setting(
+        "API_PLAIN_CLIENTS",
+        "",
+        "Comma-separated API client ids allowed to send unsigned plain JSON, and only from this machine "
+        "(loopback, not through a proxy); for the ingest benchmark. Default: none",
+    ),
     Setting(
         "BACKUP_KEY_FILE",
         None,
         "Key-ring file for backup encryption (kept apart from the data); default: derived from DATA_KEY",
     ),
+    Setting(
+        "DATA_KEY_FILE",
+        None,
+        "Key-ring file of the field-encryption keys (`<key_id> = <32 hex>` lines, `active = <key_id>`); "
+        "when set it replaces DATA_KEY and `orgcarbon keys rotate` adds keys to it",
+    ),
+    Setting(
+        "TRUSTED_PROXY_HOPS",
+        0,
+        "Reverse proxies in front of the app whose X-Forwarded-For/-Proto are trusted; 0 = trust none",
+        int,
+    ),
+    Setting("PASSWORD_EXPIRY_DAYS", 0, "Days after which a password must be changed; 0 = never", int),
+    Setting("PASSWORD_HISTORY", 5, "Recent passwords of a user that may not be reused; 0 = no check", int),
+    Setting("AUTH_TYPE", "db", "Login: `db` (local accounts), `ldap` or `oidc` (single sign-on)"),
+    Setting("LDAP_SERVER", None, "LDAP server URL, e.g. `ldaps://ldap.example.com` (AUTH_TYPE=ldap)"),
+    Setting("LDAP_SEARCH", None, "LDAP base DN to search users in, e.g. `ou=people,dc=example,dc=com`"),
+    Setting("LDAP_UID_FIELD", "uid", "LDAP attribute holding the user name (`sAMAccountName` for AD)"),
+    Setting("LDAP_BIND_USER", None, "DN of the LDAP service account used to search (unset: anonymous)"),
+    Setting("LDAP_BIND_PASSWORD", None, "Password of the LDAP service account"),
+    Setting("OIDC_METADATA_URL", None, "OpenID Connect discovery URL (`…/.well-known/openid-configuration`)"),
+    Setting("OIDC_CLIENT_ID", None, "OpenID Connect client id of this platform"),
+    Setting("OIDC_CLIENT_SECRET", None, "OpenID Connect client secret of this platform"),
+    Setting("OIDC_NAME", "统一身份认证", "Label of the single sign-on button on the login page"),
+    Setting("SSO_DEFAULT_ROLE", "只读用户", "Role of a user created at the first single sign-on login"),
 )
 
 SECRET_NAMES = tuple(s.name for s in SETTINGS if s.secret)
@@ -151,6 +190,15 @@ def resolve_settings(
     instance = Path(values["INSTANCE_PATH"] or default_instance_path()).resolve()
     values["INSTANCE_PATH"] = str(instance)
 
+    if values.get("DATA_KEY_FILE"):
+        # The key ring in the file wins: its active key is the one every module encrypts with.
+        from orgcarbon.security.crypto.fields import KeyRing
+
+        try:
+            ring = KeyRing.from_file(values["DATA_KEY_FILE"])
+        except (OSError, ValueError) as exc:
+            raise SettingsError(f"{ENV_PREFIX}DATA_KEY_FILE cannot be read: {exc}") from exc
+        values["DATA_KEY"] = ring.keys[ring.active_id].hex()
     missing = [name for name in SECRET_NAMES if not values.get(name)]
     if missing and values["ENV"] == "production":
         names = ", ".join(ENV_PREFIX + name for name in missing)

@@ -55,16 +55,22 @@ class MemoryCache:
 
 
 class RedisCache:
-    """The same interface over Redis; a Redis outage degrades to computing every time."""
+    """The same interface over Redis; a Redis outage degrades to computing every time.
 
-    def __init__(self, url: str) -> None:
+    Keys start with ``PREFIX`` and a ``namespace`` naming the database: run ids restart at 1 in
+    every database, so two installations (or two test databases) sharing one Redis would
+    otherwise read each other's figures.
+    """
+
+    def __init__(self, url: str, namespace: str = "") -> None:
         import redis
 
         self._client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        self.prefix = f"{PREFIX}{namespace}:" if namespace else PREFIX
 
     def get(self, key: str) -> str | None:
         try:
-            value = self._client.get(PREFIX + key)
+            value = self._client.get(self.prefix + key)
         except Exception as exc:  # noqa: BLE001 - the cache must never break a page
             log.warning("analysis cache get failed: %s", exc)
             return None
@@ -72,13 +78,13 @@ class RedisCache:
 
     def set(self, key: str, value: str, ttl: int) -> None:
         try:
-            self._client.setex(PREFIX + key, ttl, value)
+            self._client.set(self.prefix + key, value, ex=ttl)
         except Exception as exc:  # noqa: BLE001
             log.warning("analysis cache set failed: %s", exc)
 
     def clear(self) -> None:
         try:
-            for key in self._client.scan_iter(PREFIX + "*"):
+            for key in self._client.scan_iter(self.prefix + "*"):
                 self._client.delete(key)
         except Exception as exc:  # noqa: BLE001
             log.warning("analysis cache clear failed: %s", exc)
@@ -87,7 +93,12 @@ class RedisCache:
 def init_app(app: Flask) -> None:
     """Attach the cache chosen by ``REDIS_URL`` to ``app.extensions``."""
     url = app.config.get("REDIS_URL")
-    app.extensions["analysis_cache"] = RedisCache(url) if url else MemoryCache()
+    app.extensions["analysis_cache"] = RedisCache(url, database_namespace(app)) if url else MemoryCache()
+
+
+def database_namespace(app: Flask) -> str:
+    """A short digest of the database URL: the part of a Redis key that names the installation."""
+    return hashlib.sha256(str(app.config.get("SQLALCHEMY_DATABASE_URI", "")).encode()).hexdigest()[:12]
 
 
 def cache() -> MemoryCache | RedisCache:

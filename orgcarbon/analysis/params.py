@@ -79,6 +79,10 @@ def chart_labels() -> dict[str, str]:
         "by_organization": _("Emissions by organisation"), "share": _("Contribution rate (%)"),
         "activity_effect": _("Activity effect"), "factor_effect": _("Factor effect"),
         "scope_effect": _("Scope effect"), "difference": _("Difference"),
+        "drivers": _("Differences by driver"), "tco2_per_t": _("tCO2/t"), "benchmark": _("Benchmark"),
+        "total_intensity": _("Intensity (tCO2/t)"), "direct_intensity": _("Direct intensity (tCO2/t)"),
+        "intensity_by_plant": _("Intensity by plant"), "intensity_by_process": _("Intensity by process"),
+        "intensity_by_year": _("Intensity by year"), "intensity_by_month": _("Intensity by month"),
     }
 
 

@@ -12,8 +12,9 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
 
+from orgcarbon.analysis import benchmarks, intensity, params
 from orgcarbon.analysis import cache as analysis_cache
-from orgcarbon.analysis import params
+from orgcarbon.analysis.benchmark_views import BenchmarkView
 from orgcarbon.analysis.compare import Change, decompose, fetch, what_if
 from orgcarbon.analysis.export import download, workbook
 from orgcarbon.analysis.ledger import EXPORT_LIMIT, PAGE_SIZE, LedgerFilter, facets, lines
@@ -25,8 +26,8 @@ from orgcarbon.security.roles import METHOD_PERMISSIONS
 from orgcarbon.security.scope import org_scope
 
 AREA = "Analysis"
-READ = ("panorama", "panorama_export", "ledger", "ledger_export", "compare", "whatif", "index", "ledger_page",
-        "compare_page")
+READ = ("panorama", "panorama_export", "ledger", "ledger_export", "compare", "compare_export", "whatif",
+        "intensity", "intensity_export", "index", "ledger_page", "compare_page", "intensity_page")
 PERMISSIONS = {**METHOD_PERMISSIONS, **dict.fromkeys(READ, "read")}
 
 
@@ -60,6 +61,19 @@ def _comparison(args: Any) -> dict[str, Any]:
     old = fetch(db.session, select_lines(db.session, a.period, a.nodes))
     new = fetch(db.session, select_lines(db.session, b.period, b.nodes))
     return decompose(old, new, with_org=a.nodes == b.nodes).as_dict(limit=200)
+
+
+def _compare_export(args: Any) -> Response:
+    r = _comparison(args)
+    rows = [[_("Baseline total"), r["total_old"]], [_("Compared total"), r["total_new"]],
+            [_("Activity effect"), r["activity_effect"]], [_("Factor effect"), r["factor_effect"]],
+            [_("Scope effect"), r["scope_effect"]], [_("Difference"), r["difference"]]]
+    return download("compare-drivers.xlsx", workbook(_("Differences by driver"), [_("Item"), _("tCO2")], rows))
+
+
+def _intensity(side: params.Side) -> dict[str, Any]:
+    matcher = benchmarks.Matcher(db.session, benchmarks.visible(db.session, org_scope()))
+    return intensity.comparison(db.session, side.period, side.nodes, matcher)
 
 
 def _scenario(body: dict[str, Any]) -> dict[str, Any]:
@@ -172,6 +186,58 @@ class AnalysisApi(BaseApi):
         except params.BadRequest as exc:
             return self._bad(exc)
 
+    @expose("/compare.xlsx", methods=["GET"])
+    @protect()
+    @safe
+    def compare_export(self) -> Response:
+        """The comparison's driver chart data as Excel.
+        ---
+        get:
+          responses:
+            200: {description: xlsx}
+        """
+        try:
+            return _compare_export(request.args)
+        except params.BadRequest as exc:
+            return self._bad(exc)
+
+    @expose("/intensity", methods=["GET"])
+    @protect()
+    @safe
+    def intensity(self) -> Response:
+        """Intensity by plant, process, year and month against the benchmarks: ``?year=&org_id=&month_…``.
+        ---
+        get:
+          responses:
+            200: {description: enterprise, by_plant, by_process, by_year, trend, benchmarks}
+            400: {description: bad parameters}
+        """
+        try:
+            side = _side()
+        except params.BadRequest as exc:
+            return self._bad(exc)
+        return self.response(200, result=_intensity(side))
+
+    @expose("/intensity/<chart>.xlsx", methods=["GET"])
+    @protect()
+    @safe
+    def intensity_export(self, chart: str) -> Response:
+        """One intensity chart's data as Excel.
+        ---
+        get:
+          responses:
+            200: {description: xlsx}
+            404: {description: unknown chart}
+        """
+        if chart not in intensity.CHARTS:
+            return self.response_404()
+        try:
+            side = _side()
+        except params.BadRequest as exc:
+            return self._bad(exc)
+        title, headers, rows = intensity.chart_table(_intensity(side), chart)
+        return download(f"intensity-{chart}-{side.period.year}.xlsx", workbook(title, headers, rows))
+
     @expose("/whatif", methods=["POST"])
     @protect()
     @safe
@@ -229,6 +295,16 @@ class AnalysisView(BaseView):
                                     pages=max(1, -(-count // PAGE_SIZE)), flt=flt, facets=facets(db.session, sel),
                                     args=args, categories=CATEGORY_NAMES, **self._common(side))
 
+    @expose("/intensity")
+    @has_access
+    def intensity_page(self) -> str:
+        try:
+            side = _side()
+        except params.BadRequest:
+            abort(400)
+        return self.render_template("analysis/intensity.html", data=_intensity(side), charts=intensity.CHARTS,
+                                    scopes=benchmarks.SCOPES, **self._common(side))
+
     @expose("/compare")
     @has_access
     def compare_page(self) -> str:
@@ -258,4 +334,9 @@ def register_analysis(appbuilder: AppBuilder) -> None:
                         category="Analysis", baseview=view)
     appbuilder.add_link("Carbon comparison", label=_l("Carbon comparison"), href="/analysis/compare",
                         icon="fa-balance-scale", category="Analysis", baseview=view)
+    appbuilder.add_link("Intensity comparison", label=_l("Intensity comparison"), href="/analysis/intensity",
+                        icon="fa-tachometer", category="Analysis", baseview=view)
+    # Benchmark values are model data (area Metamodel), listed here beside the comparison that uses them.
+    appbuilder.add_view(BenchmarkView, "Benchmark values", label=_l("Benchmark values"), icon="fa-flag-checkered",
+                        category="Analysis")
     appbuilder.add_api(AnalysisApi)

@@ -86,5 +86,14 @@ def load_demo_enterprise(session: Session, users: dict[str, Any]) -> bool:
     for username, org_name in data["users"].items():
         if username in users:
             session.add(UserOrganization(user_id=users[username].id, organization=by_name[org_name]))
+    from orgcarbon.forms.demo import load_demo_forms  # a monthly form per plant
+
+    load_demo_forms(session)
+    from orgcarbon.quality.demo import load_demo_rules  # the default steel rule pack, published
+
+    load_demo_rules(session)
+    from orgcarbon.analysis.benchmarks import seed_demo_benchmarks  # benchmark values
+
+    seed_demo_benchmarks(session, group)
     session.commit()
     return True

@@ -32,12 +32,19 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     """Build the web application; ``overrides`` win over every other setting (tests)."""
     from orgcarbon.accounting.views import register_accounting
     from orgcarbon.analysis.views import register_analysis
+    from orgcarbon.collection.views import register_collection
+    from orgcarbon.forms.admin_views import register_form_admin
+    from orgcarbon.forms.import_views import register_imports
+    from orgcarbon.forms.views import register_forms
     from orgcarbon.metamodel.register import register_metamodel
     from orgcarbon.platform.errors import register_error_pages
     from orgcarbon.platform.extensions import register_extensions
     from orgcarbon.platform.metadata import all_metadata
     from orgcarbon.platform.views import register_views
+    from orgcarbon.quality.views import register_quality
+    from orgcarbon.regimes.views import register_regimes
     from orgcarbon.security.setup import limit_api_login, register_security
+    from orgcarbon.security.views import register_security_views
 
     all_metadata()                          # every model imported, so cross-package foreign keys resolve
     app = Flask("orgcarbon.platform", instance_relative_config=True)
@@ -51,4 +58,11 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         register_views(appbuilder)          # health, audit log; later: forms, reports
         register_accounting(appbuilder)     # results with lineage, explain, the accounting task
         register_analysis(appbuilder)       # 碳全景, 碳账本, 碳比对 over the stored results
+        register_regimes(appbuilder)        # 多口径: 全国碳市场, CBAM, 口径对账 from the same records
+        register_collection(appbuilder)     # 系统采集: connectors, API clients, interface log, ingest API
+        register_quality(appbuilder)        # 数据质量: rules as versioned data, dry runs, scorecard
+        register_forms(appbuilder)          # 数据填报: 我的填报, 审核队列, 期间管理 and /api/v1/forms/
+        register_form_admin(appbuilder)     # 表单管理: form definitions, sections, fields
+        register_imports(appbuilder)        # Excel 导入, 导入记录 and /api/v1/forms/imports/
+        register_security_views(appbuilder) # 日志管理 and IP 白名单 (after the others: menu order)
     return app

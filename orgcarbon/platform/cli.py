@@ -75,15 +75,19 @@ def init_command() -> None:
         if given and (problems := password_problems(given)):
             raise click.ClickException("ORGCARBON_ADMIN_PASSWORD 不符合密码规则：" + "；".join(problems))
         password = given or _generate_password()
+        from orgcarbon.security.password_state import must_change
         from orgcarbon.security.roles import ADMIN_ROLE
 
-        if ensure_user(username, ADMIN_ROLE, password, "系统", "管理员"):
+        with must_change(not given):  # a generated password is shown once: replace it at first login
+            created = ensure_user(username, ADMIN_ROLE, password, "系统", "管理员")
+        if created:
             if given:
                 click.echo(f"已创建管理员 {username}，密码取自 ORGCARBON_ADMIN_PASSWORD。")
             else:
                 click.echo(f"已创建管理员 {username}，初始密码（只显示这一次）：{password}")
                 if settings["ENV"] == "development":
                     _keep_initial_password(password)
+                click.echo("首次登录后须修改该密码。")
         else:
             click.echo(f"管理员 {username} 已存在，未修改。")
         _load_default_pack()
@@ -121,13 +125,19 @@ def run_command(host: str, port: int) -> None:
 @cli.command("worker")
 @click.option("--concurrency", "-c", default=2, show_default=True, type=int, help="并发进程数")
 @click.option("--queues", "-Q", default="celery", show_default=True, help="监听的队列")
+@click.option("--beat", is_flag=True, help="同时运行定时调度（Celery beat，如按计划同步采集连接器）；全部 worker 中只能有一个带此选项")
 @with_appcontext
-def worker_command(concurrency: int, queues: str) -> None:
+def worker_command(concurrency: int, queues: str, beat: bool) -> None:
     """启动 Celery 后台任务进程（需要 ORGCARBON_REDIS_URL）。"""
     celery = current_app.extensions["celery"]
     if celery.conf.task_always_eager:
         raise click.ClickException("未配置 ORGCARBON_REDIS_URL：任务在 Web 进程内执行，无需 worker。")
-    celery.worker_main(["worker", "--loglevel=INFO", f"--concurrency={concurrency}", f"--queues={queues}"])
+    argv = ["worker", "--loglevel=INFO", f"--concurrency={concurrency}", f"--queues={queues}"]
+    if beat:
+        from pathlib import Path
+
+        argv += ["--beat", f"--schedule={Path(current_app.instance_path) / 'celerybeat-schedule'}"]
+    celery.worker_main(argv)
 
 
 DEMO_USERS: tuple[tuple[str, str, str], ...] = (
@@ -286,6 +296,37 @@ def _register_accounting_commands() -> None:
 
 
 _register_accounting_commands()
+
+
+def _register_quality_commands() -> None:
+    # orgcarbon quality load-pack | dry-run
+    from orgcarbon.quality.cli import quality_group
+
+    cli.add_command(quality_group)
+
+
+_register_quality_commands()
+
+
+def _register_collection_commands() -> None:
+    # orgcarbon collection sync | run-due | listen | server-key | keygen
+    from orgcarbon.collection.cli import COMMANDS
+
+    for command in COMMANDS:
+        cli.add_command(command)
+
+
+_register_collection_commands()
+
+
+def _register_security_commands() -> None:
+    # orgcarbon keys status|rotate, signatures verify, user reset-password
+    from orgcarbon.security.security_cli import register_security_commands
+
+    register_security_commands(cli)
+
+
+_register_security_commands()
 
 
 def main() -> None:

@@ -34,7 +34,10 @@ celery_app = Celery("orgcarbon", task_cls=AppContextTask)
 TASK_MODULES: tuple[str, ...] = (
     "orgcarbon.platform.jobs",
     "orgcarbon.accounting.tasks",
+    "orgcarbon.forms.tasks",
+    "orgcarbon.quality.tasks",
     "orgcarbon.security.backup",
+    "orgcarbon.collection.tasks",
 )
 
 
