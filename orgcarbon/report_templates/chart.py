@@ -49,7 +49,18 @@ class Chart:
 def cjk_font() -> str | None:
     """The family name of an installed font that has Chinese glyphs, or None."""
     installed = {f.name for f in font_manager.fontManager.ttflist}
-    return next((name for name in CJK_FONTS if name in installed), None)
+    found = next((name for name in CJK_FONTS if name in installed), None)
+    if found is None and not _rescanned:
+        # matplotlib caches the font list: a font installed after the cache was built is only seen
+        # after a rescan (done once per process).
+        _rescanned.append(True)
+        font_manager.fontManager = font_manager._load_fontmanager(try_read_cache=False)
+        installed = {f.name for f in font_manager.fontManager.ttflist}
+        found = next((name for name in CJK_FONTS if name in installed), None)
+    return found
+
+
+_rescanned: list[bool] = []
 
 
 def process_chart(
