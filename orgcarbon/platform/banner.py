@@ -17,9 +17,9 @@ def banner(host: str, port: int) -> str:
     if settings.get("ADMIN_PASSWORD"):
         admin_password = "（ORGCARBON_ADMIN_PASSWORD 中设置的密码）"
     elif password_file.exists():
-        admin_password = password_file.read_text(encoding="utf-8").strip()
+        admin_password = password_file.read_text(encoding="utf-8").strip() + "（首次登录时须修改）"
     else:
-        admin_password = "（首次 orgcarbon init 时显示；忘记可用 orgcarbon fab reset-password 重置）"
+        admin_password = "（首次 orgcarbon init 时显示；忘记可用 orgcarbon user reset-password 重置）"
     lines = [
         "",
         "=" * 64,
