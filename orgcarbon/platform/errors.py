@@ -55,9 +55,12 @@ def register_error_pages(app: Flask) -> None:
 
     @app.url_value_preprocessor
     def _refuse_oversized_ids(endpoint: str | None, values: dict[str, object] | None) -> None:
-        # An id no database column can hold (beyond 64 bits) names no row: 404, never a driver overflow (500).
+        # An id no id column can hold names no row: 404, never a driver overflow (500, and FAB's @safe
+        # APIs would turn it into one). SQLite integers have 64 bits; PostgreSQL id columns are
+        # 32-bit integers except the audit trail's 64-bit ids.
+        limit = _id_limit(endpoint)
         for value in (values or {}).values():
-            if isinstance(value, int) and not -(2**63) <= value < 2**63:
+            if isinstance(value, int) and not -limit <= value < limit:
                 abort(404)
 
     @app.errorhandler(HTTPException)
@@ -78,6 +81,18 @@ def register_error_pages(app: Flask) -> None:
         log.exception("unhandled error on %s %s", request.method, request.path)
         _rollback()  # the page below must not run on the failed transaction
         return _respond(InternalServerError.code)
+
+
+def _id_limit(endpoint: str | None) -> int:
+    from orgcarbon.platform.extensions import db
+
+    try:
+        dialect = db.engine.dialect.name
+    except Exception:  # noqa: BLE001 - no database bound: the SQLite bound is the wider one
+        dialect = "sqlite"
+    if dialect == "postgresql" and "audit" not in (endpoint or "").lower():
+        return 2**31
+    return 2**63
 
 
 def _rollback() -> None:
