@@ -20,11 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from orgcarbon.metamodel.models import Organization
-
-
-def utcnow() -> dt.datetime:
-    """Current UTC time (a callable default, evaluated per row)."""
-    return dt.datetime.now(dt.UTC)
+from orgcarbon.security.models import utcnow  # one clock for every table
 
 
 class ConnectorInstance(Model):

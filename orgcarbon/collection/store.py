@@ -23,6 +23,7 @@ from orgcarbon.collection.models import (
     InterfaceLog,
 )
 from orgcarbon.connectors import InterfaceLogEntry, Watermark
+from orgcarbon.security.models import utcnow  # one clock for every table
 
 NONCES = ApiNonce.__table__
 WATERMARKS = ConnectorWatermark.__table__
@@ -30,10 +31,6 @@ LOGS = InterfaceLog.__table__
 CONNECTORS = ConnectorInstance.__table__
 IDEMPOTENCY = IdempotencyRecord.__table__
 
-
-def utcnow() -> dt.datetime:
-    """The current time in UTC."""
-    return dt.datetime.now(dt.UTC)
 
 
 def insert_ignoring_duplicates(session: Session, table: Any, values: Mapping[str, Any]) -> bool:

@@ -31,12 +31,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from orgcarbon.metamodel.models import Organization
 from orgcarbon.metamodel.versioned import Binding
-
-
-def utcnow() -> dt.datetime:
-    """Current UTC time (a callable default, evaluated per row)."""
-    return dt.datetime.now(dt.UTC)
-
+from orgcarbon.security.models import utcnow  # one clock for every table
 
 GRANULARITIES = ("month", "quarter", "year")
 PARAMETERS = ("quantity", "ncv", "cc", "of", "purity", "ef", "note")

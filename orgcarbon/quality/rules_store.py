@@ -10,7 +10,6 @@ and the rule's test cases must pass first.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -28,6 +27,7 @@ from orgcarbon.rules.quality import (
     run_rule_tests,
     validate_rule_definition,
 )
+from orgcarbon.security.models import utcnow  # one clock for every table
 from orgcarbon.security.scope import OrgScope
 
 FROZEN_MESSAGE = "已发布的规则版本不可修改或删除：修改它会生成新的草稿版本，在草稿上修改后再发布"
@@ -76,10 +76,6 @@ class RuleRefused(ValueError):
         self.reasons = list(reasons) + [str(p) for p in self.problems]
         super().__init__("；".join(self.reasons))
 
-
-def utcnow() -> dt.datetime:
-    """Current UTC time."""
-    return dt.datetime.now(dt.UTC)
 
 
 def _from_core(problem: DefinitionProblem) -> RuleProblem:
