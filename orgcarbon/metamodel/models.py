@@ -31,6 +31,11 @@ class Organization(Model):
     # Text: the security issue stores contact details encrypted (SM4-GCM), longer than the plain value.
     contact_phone: Mapped[str | None] = mapped_column(EncryptedText("mm_organization.contact_phone", mask="phone"))
     contact_email: Mapped[str | None] = mapped_column(EncryptedText("mm_organization.contact_email", mask="email"))
+    legal_representative: Mapped[str | None] = mapped_column(String(100))
+    # 法定代表人身份证号: SM4-GCM encrypted, masked for roles without the sensitive-data permission
+    legal_representative_id_number: Mapped[str | None] = mapped_column(
+        EncryptedText("mm_organization.legal_representative_id_number", mask="id_number")
+    )
 
     parent: Mapped[Organization | None] = relationship(remote_side=[id], back_populates="children")
     children: Mapped[list[Organization]] = relationship(back_populates="parent")

@@ -20,6 +20,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "orgcarbon.analysis.models",
     "orgcarbon.collection.models",
     "orgcarbon.quality.models",
+    "orgcarbon.reports.models",
 )
 
 
