@@ -43,6 +43,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     from orgcarbon.platform.views import register_views
     from orgcarbon.quality.views import register_quality
     from orgcarbon.regimes.views import register_regimes
+    from orgcarbon.reports.register import register_reports
     from orgcarbon.security.setup import limit_api_login, register_security
     from orgcarbon.security.views import register_security_views
 
@@ -64,5 +65,6 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         register_forms(appbuilder)          # 数据填报: 我的填报, 审核队列, 期间管理 and /api/v1/forms/
         register_form_admin(appbuilder)     # 表单管理: form definitions, sections, fields
         register_imports(appbuilder)        # Excel 导入, 导入记录 and /api/v1/forms/imports/
+        register_reports(appbuilder)        # 报告模板 and 报告: templates, checks, rendering, signed files
         register_security_views(appbuilder) # 日志管理 and IP 白名单 (after the others: menu order)
     return app

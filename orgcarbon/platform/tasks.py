@@ -38,6 +38,7 @@ TASK_MODULES: tuple[str, ...] = (
     "orgcarbon.quality.tasks",
     "orgcarbon.security.backup",
     "orgcarbon.collection.tasks",
+    "orgcarbon.reports.tasks",
 )
 
 
