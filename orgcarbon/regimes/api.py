@@ -7,6 +7,9 @@ refusal 422 with the Chinese reasons, a malformed parameter 400. Reading needs r
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from flask import current_app, request
 from flask_appbuilder import expose
 from flask_appbuilder.api import BaseApi, protect, safe
@@ -50,6 +53,24 @@ class RegimesApi(BaseApi):
         except NotVisible:
             return self.response_404()
 
+    def _figures(self, compute: Callable[[int, int], Response]) -> Response:
+        """Parse ``org_id``/``year``, call ``compute``; a regime refusal answers 422 with its reasons."""
+        params = self._params()
+        if isinstance(params, Response):
+            return params
+        try:
+            return compute(*params)
+        except RegimeRefused as exc:
+            return self.response_422(message=exc.reasons)
+
+    def _cbam(self, org_id: int, year: int, answer: Callable[[Any, Any, dict[str, Any]], Response]) -> Response:
+        """The CBAM installation of ``?installation_id=`` (404 when none is visible), computed."""
+        inst = installation_for(org_id, request.args)
+        if inst is None:
+            return self.response_404()
+        result, _inputs, data = service.cbam(db.session, current_app.instance_path, inst, year)
+        return answer(inst, result, data)
+
     @expose("/", methods=["GET"])
     @protect()
     @safe
@@ -77,14 +98,8 @@ class RegimesApi(BaseApi):
             404: {description: organisation outside the data scope}
             422: {description: refused, with the Chinese reasons}
         """
-        params = self._params()
-        if isinstance(params, Response):
-            return params
-        try:
-            _result, _inputs, data = service.national_ets(db.session, current_app.instance_path, *params)
-        except RegimeRefused as exc:
-            return self.response_422(message=exc.reasons)
-        return self.response(200, result=data)
+        return self._figures(lambda org_id, year: self.response(
+            200, result=service.national_ets(db.session, current_app.instance_path, org_id, year)[2]))
 
     @expose("/national-ets.xlsx", methods=["GET"])
     @protect()
@@ -96,14 +111,11 @@ class RegimesApi(BaseApi):
           responses:
             200: {description: xlsx}
         """
-        params = self._params()
-        if isinstance(params, Response):
-            return params
-        try:
-            result, _inputs, data = service.national_ets(db.session, current_app.instance_path, *params)
-        except RegimeRefused as exc:
-            return self.response_422(message=exc.reasons)
-        return download(f"national-ets-{params[0]}-{params[1]}.xlsx", ets_workbook(result, data))
+        def workbook(org_id: int, year: int) -> Response:
+            result, _inputs, data = service.national_ets(db.session, current_app.instance_path, org_id, year)
+            return download(f"national-ets-{org_id}-{year}.xlsx", ets_workbook(result, data))
+
+        return self._figures(workbook)
 
     @expose("/cbam", methods=["GET"])
     @protect()
@@ -117,17 +129,8 @@ class RegimesApi(BaseApi):
             404: {description: no CBAM installation visible}
             422: {description: refused, with the Chinese reasons}
         """
-        params = self._params()
-        if isinstance(params, Response):
-            return params
-        inst = installation_for(params[0], request.args)
-        if inst is None:
-            return self.response_404()
-        try:
-            _result, _inputs, data = service.cbam(db.session, current_app.instance_path, inst, params[1])
-        except RegimeRefused as exc:
-            return self.response_422(message=exc.reasons)
-        return self.response(200, result=data)
+        return self._figures(lambda org_id, year: self._cbam(
+            org_id, year, lambda _inst, _result, data: self.response(200, result=data)))
 
     @expose("/cbam.xlsx", methods=["GET"])
     @protect()
@@ -139,18 +142,14 @@ class RegimesApi(BaseApi):
           responses:
             200: {description: xlsx}
         """
-        params = self._params()
-        if isinstance(params, Response):
-            return params
-        inst = installation_for(params[0], request.args)
-        if inst is None:
-            return self.response_404()
-        try:
-            result, _inputs, _data = service.cbam(db.session, current_app.instance_path, inst, params[1])
-        except RegimeRefused as exc:
-            return self.response_422(message=exc.reasons)
-        template = inst.found.settings.report_templates.get(inst.regime.key)
-        return download(f"cbam-communication-{inst.node.id}-{params[1]}.xlsx", cbam_workbook(result, template))
+        def workbook(org_id: int, year: int) -> Response:
+            def filled(inst: Any, result: Any, _data: dict[str, Any]) -> Response:
+                template = inst.found.settings.report_templates.get(inst.regime.key)
+                return download(f"cbam-communication-{inst.node.id}-{year}.xlsx", cbam_workbook(result, template))
+
+            return self._cbam(org_id, year, filled)
+
+        return self._figures(workbook)
 
     @expose("/reconciliation", methods=["GET"])
     @protect()
@@ -163,14 +162,8 @@ class RegimesApi(BaseApi):
             200: {description: totals and comparisons}
             422: {description: refused, with the Chinese reasons}
         """
-        params = self._params()
-        if isinstance(params, Response):
-            return params
-        try:
-            _rec, data = service.reconciliation(db.session, current_app.instance_path, *params, org_scope())
-        except RegimeRefused as exc:
-            return self.response_422(message=exc.reasons)
-        return self.response(200, result=data)
+        return self._figures(lambda org_id, year: self.response(
+            200, result=service.reconciliation(db.session, current_app.instance_path, org_id, year, org_scope())[1]))
 
     @expose("/settings", methods=["GET"])
     @protect()

@@ -163,6 +163,11 @@ def test_cbam_api_page_and_official_template(
     filled = zipfile.ZipFile(io.BytesIO(response.data))
     assert response.status_code == 200 and filled.namelist() == blank.namelist()
     assert any(b"Huagang Iron and Steel" in filled.read(n) for n in filled.namelist() if n.startswith("xl/worksheets/"))
+    api_file = client.get(f"/api/v1/regimes/cbam.xlsx?org_id={ids['group']}&year=2024",
+                          headers={"Authorization": f"Bearer {admin}"})
+    assert api_file.status_code == 200 and f"cbam-communication-{ids['company']}-2024.xlsx" in api_file.headers[
+        "Content-Disposition"]
+    assert zipfile.ZipFile(io.BytesIO(api_file.data)).namelist() == blank.namelist()
 
 
 def test_reconciliation_page_and_api_explain_every_difference(
