@@ -39,6 +39,7 @@ TASK_MODULES: tuple[str, ...] = (
     "orgcarbon.security.backup",
     "orgcarbon.collection.tasks",
     "orgcarbon.reports.tasks",
+    "orgcarbon.scale.tasks",
 )
 
 

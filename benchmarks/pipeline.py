@@ -1,0 +1,144 @@
+"""Benchmark: the whole pipeline of a synthetic steel group with 1, 2 and 4 Celery workers.
+
+For each worker count: a fresh PostgreSQL database (``init``), the synthetic group
+(``orgcarbon.scale``), N worker processes (``python -m orgcarbon.scale.worker -c 1``) on a
+private queue of Redis, then ingest → cleaning → monthly aggregation → validation → accounting →
+reports, each stage timed. Defaults are the issue's full size (20 plants, 5,000 tags, a year of
+hours: 43.8 million readings). Last line: one JSON object. Not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+
+def environment(database_url: str, instance: Path, redis_url: str) -> dict[str, str]:
+    """Settings of the app and of the workers."""
+    instance.mkdir(parents=True, exist_ok=True)
+    return {**os.environ, "ORGCARBON_DATABASE_URL": database_url, "ORGCARBON_INSTANCE_PATH": str(instance),
+            "ORGCARBON_SECRET_KEY": "benchmark-secret-key-" + "x" * 32,
+            "ORGCARBON_DATA_KEY": "00112233445566778899aabbccddeeff", "ORGCARBON_ADMIN_PASSWORD": "Bench-admin-1",
+            "ORGCARBON_REDIS_URL": redis_url, "ORGCARBON_LOG_LEVEL": "WARNING"}
+
+
+def start_workers(env: dict[str, str], count: int, queue: str) -> list[subprocess.Popen[bytes]]:
+    """``count`` worker processes of one child each (the same as one worker with ``-c count``)."""
+    return [subprocess.Popen([sys.executable, "-m", "orgcarbon.scale.worker", "-c", "1", "-Q", queue],
+                             env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for _ in range(count)]
+
+
+def wait_for_workers(count: int, timeout: float = 300) -> None:
+    """Until ``count`` workers answer a ping (their start-up is not part of any stage)."""
+    from orgcarbon.platform.tasks import celery_app
+
+    deadline = time.monotonic() + timeout
+    while len(celery_app.control.ping(timeout=1.0) or []) < count:
+        if time.monotonic() > deadline:
+            raise RuntimeError("workers did not start")
+
+
+def stop(workers: list[subprocess.Popen[bytes]]) -> None:
+    for worker in workers:
+        worker.terminate()
+    for worker in workers:
+        try:
+            worker.wait(30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+
+
+def one_run(args: argparse.Namespace, spec: Any, workers: int) -> dict[str, Any]:
+    """A fresh database, the group, ``workers`` workers, the pipeline; the report as a dict."""
+    from ingest import create_database  # benchmarks/ingest.py
+
+    workdir = Path(tempfile.mkdtemp(prefix="oc-pipeline-"))
+    url, drop = (args.database_url, lambda: None) if args.database_url else create_database(False, workdir)
+    env = environment(url, workdir / "instance", args.redis_url)
+    subprocess.run([sys.executable, "-m", "orgcarbon.platform.cli", "init"], env=env, check=True,
+                   stdout=subprocess.DEVNULL, cwd=ROOT)
+    os.environ.update(env)
+    from orgcarbon.platform.app import create_app
+    from orgcarbon.platform.extensions import db
+    from orgcarbon.quality.demo import load_demo_rules
+    from orgcarbon.scale.metamodel import build_group
+    from orgcarbon.scale.pipeline import run_pipeline
+
+    app = create_app()
+    queue = f"scale-{uuid.uuid4().hex[:8]}"
+    pool = start_workers(env, workers, queue)
+    try:
+        with app.app_context():
+            load_demo_rules(db.session)
+            layout = build_group(db.session, spec)
+            db.session.commit()
+            wait_for_workers(workers)
+            print(f"{workers} worker(s), database {url.rsplit('/', 1)[-1]}:", flush=True)
+            report = run_pipeline(db.session, spec, layout, queue=queue, days_per_task=args.days_per_task,
+                                  log=lambda line: print(line, flush=True))
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        stop(pool)
+        drop()
+    return {"workers": workers, "seconds": report.seconds, "total_s": report.total_s, "counts": report.counts,
+            "clean_rules_s": report.clean_rules_s, "clean_task_s": report.clean_task_s}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--plants", type=int, default=20)
+    parser.add_argument("--tags", type=int, default=5000)
+    parser.add_argument("--hours", type=int)
+    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--workers", default="1,2,4")
+    parser.add_argument("--days-per-task", type=int, default=7)
+    parser.add_argument("--database-url", help="an existing, empty database (default: a new PostgreSQL one per run)")
+    # A Redis database of its own: workers of other installations on the same server must not answer.
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/11")
+    args = parser.parse_args()
+    from orgcarbon.scale.generator import GroupSpec
+
+    spec = GroupSpec(plants=args.plants, tags=args.tags, hours=args.hours or args.days * 24)
+    runs = [one_run(args, spec, int(n)) for n in args.workers.split(",")]
+    n = runs[0]["counts"]["staged"]
+    for run in runs:
+        s = run["seconds"]
+        print(f"{run['workers']} worker(s): " + ", ".join(f"{k} {v:.2f} s" for k, v in s.items())
+              + f"; total {run['total_s']:.1f} s; ingest {n / s['ingest']:,.0f} readings/s; "
+              f"cleaning {n / s['clean']:,.0f} readings/s (stage), rules {n / run['clean_rules_s']:,.0f} readings/s "
+              f"per worker; counts {json.dumps(run['counts'], ensure_ascii=False)}")
+    peak_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"peak memory: driver {peak_self:.0f} MiB, largest worker process {peak_children:.0f} MiB")
+    first = runs[0]
+    two = next((r for r in runs if r["workers"] == 2), None)
+    print(json.dumps({
+        "benchmark": "pipeline", "readings": n,
+        "ingest_per_s": round(n / first["seconds"]["ingest"]),
+        "clean_per_s_per_worker": round(n / first["clean_rules_s"]),
+        "accounting_s": round(first["seconds"]["accounting"], 3),
+        "reports_s": round(first["seconds"]["reports"], 3),
+        "total_s": round(first["total_s"], 2),
+        "speedup_2_workers": round(first["total_s"] / two["total_s"], 2) if two else None,
+    }))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
