@@ -91,6 +91,16 @@ def init_command() -> None:
         else:
             click.echo(f"管理员 {username} 已存在，未修改。")
         _load_default_pack()
+        _seed_builtin_templates()
+
+
+def _seed_builtin_templates() -> None:
+    # The two shipped report templates as version 1 of built-in 报告模板 rows (idempotent).
+    from orgcarbon.platform.extensions import db
+    from orgcarbon.reports.templates_service import seed_builtin
+
+    seed_builtin(db.session, current_app.instance_path)
+    db.session.commit()
 
 
 def _load_default_pack() -> None:
