@@ -35,21 +35,31 @@ def environment(database_url: str, instance: Path, redis_url: str) -> dict[str, 
             "ORGCARBON_REDIS_URL": redis_url, "ORGCARBON_LOG_LEVEL": "WARNING"}
 
 
-def start_workers(env: dict[str, str], count: int, queue: str) -> list[subprocess.Popen[bytes]]:
-    """``count`` worker processes of one child each (the same as one worker with ``-c count``)."""
-    return [subprocess.Popen([sys.executable, "-m", "orgcarbon.scale.worker", "-c", "1", "-Q", queue],
-                             env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            for _ in range(count)]
+def start_workers(env: dict[str, str], count: int, queue: str, workdir: Path) -> list[subprocess.Popen[bytes]]:
+    """``count`` worker processes of one child each, each announcing readiness in a file of ``workdir``."""
+    pool = []
+    for i in range(count):
+        log = open(workdir / f"worker-{i}.log", "wb")  # noqa: SIM115  (closed with the process)
+        pool.append(subprocess.Popen(
+            [sys.executable, "-m", "orgcarbon.scale.worker", "-c", "1", "-Q", queue,
+             "--ready-file", str(workdir / f"worker-{i}.ready")], env=env, cwd=ROOT, stdout=log, stderr=log))
+    return pool
 
 
-def wait_for_workers(count: int, timeout: float = 300) -> None:
-    """Until ``count`` workers answer a ping (their start-up is not part of any stage)."""
-    from orgcarbon.platform.tasks import celery_app
-
-    deadline = time.monotonic() + timeout
-    while len(celery_app.control.ping(timeout=1.0) or []) < count:
-        if time.monotonic() > deadline:
-            raise RuntimeError("workers did not start")
+def wait_for_workers(pool: list[subprocess.Popen[bytes]], workdir: Path, timeout: float = 900) -> float:
+    """Until every worker wrote its ready file; fails at once if one exits. Seconds waited."""
+    started = time.monotonic()
+    while True:
+        ready = [workdir / f"worker-{i}.ready" for i in range(len(pool))]
+        if all(f.exists() for f in ready):
+            return time.monotonic() - started
+        for i, worker in enumerate(pool):
+            if worker.poll() is not None:
+                log = (workdir / f"worker-{i}.log").read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"worker {i} exited with {worker.returncode}:\n{log}")
+        if time.monotonic() - started > timeout:
+            raise RuntimeError(f"{sum(f.exists() for f in ready)}/{len(pool)} workers ready after {timeout:.0f} s")
+        time.sleep(0.5)
 
 
 def stop(workers: list[subprocess.Popen[bytes]]) -> None:
@@ -81,14 +91,15 @@ def one_run(args: argparse.Namespace, spec: Any, workers: int) -> dict[str, Any]
 
     app = create_app()
     queue = f"scale-{uuid.uuid4().hex[:8]}"
-    pool = start_workers(env, workers, queue)
+    pool = start_workers(env, workers, queue, workdir)
     try:
         with app.app_context():
             load_demo_rules(db.session)
             layout = build_group(db.session, spec)
             db.session.commit()
-            wait_for_workers(workers)
-            print(f"{workers} worker(s), database {url.rsplit('/', 1)[-1]}:", flush=True)
+            waited = wait_for_workers(pool, workdir)
+            print(f"{workers} worker(s) ready after {waited:.1f} s, database {url.rsplit('/', 1)[-1]}, "
+                  f"load {os.getloadavg()[0]:.1f}:", flush=True)
             report = run_pipeline(db.session, spec, layout, queue=queue, days_per_task=args.days_per_task,
                                   log=lambda line: print(line, flush=True))
             db.session.remove()
@@ -97,7 +108,9 @@ def one_run(args: argparse.Namespace, spec: Any, workers: int) -> dict[str, Any]
         stop(pool)
         drop()
     return {"workers": workers, "seconds": report.seconds, "total_s": report.total_s, "counts": report.counts,
-            "clean_rules_s": report.clean_rules_s, "clean_task_s": report.clean_task_s}
+            "clean_rules_s": report.clean_rules_s, "clean_task_s": report.clean_task_s,
+            "clean_parts": report.clean_parts, "cpu": report.cpu, "workers_used": report.workers_used,
+            "load": os.getloadavg()[0]}
 
 
 def main() -> int:
@@ -118,24 +131,34 @@ def main() -> int:
     runs = [one_run(args, spec, int(n)) for n in args.workers.split(",")]
     n = runs[0]["counts"]["staged"]
     for run in runs:
-        s = run["seconds"]
-        print(f"{run['workers']} worker(s): " + ", ".join(f"{k} {v:.2f} s" for k, v in s.items())
-              + f"; total {run['total_s']:.1f} s; ingest {n / s['ingest']:,.0f} readings/s; "
-              f"cleaning {n / s['clean']:,.0f} readings/s (stage), rules {n / run['clean_rules_s']:,.0f} readings/s "
-              f"per worker; counts {json.dumps(run['counts'], ensure_ascii=False)}")
+        s, cpu, parts = run["seconds"], run["cpu"], run["clean_parts"]
+        print(f"{run['workers']} worker(s), load {run['load']:.1f}: " + ", ".join(f"{k} {v:.2f} s" for k, v in s.items())
+              + f"; total {run['total_s']:.1f} s; ingest {n / s['ingest']:,.0f} readings/s")
+        print(f"  cleaning per worker: stage {n / run['clean_task_s']:,.0f}/s (fetch {parts['fetch_s']:.2f} s, "
+              f"rules {parts['rules_s']:.2f} s, write {parts['write_s']:.2f} s), rules {n / parts['rules_s']:,.0f}/s; "
+              f"worker CPU s per stage {json.dumps({k: round(v, 2) for k, v in cpu.items()})}, "
+              f"workers used {run['workers_used']}")
+        print(f"  counts {json.dumps(run['counts'], ensure_ascii=False)}")
     peak_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     peak_children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(f"peak memory: driver {peak_self:.0f} MiB, largest worker process {peak_children:.0f} MiB")
     first = runs[0]
     two = next((r for r in runs if r["workers"] == 2), None)
+    parallel = ("ingest", "clean", "aggregate")
     print(json.dumps({
-        "benchmark": "pipeline", "readings": n,
+        "benchmark": "pipeline", "readings": n, "load": round(first["load"], 1),
         "ingest_per_s": round(n / first["seconds"]["ingest"]),
-        "clean_per_s_per_worker": round(n / first["clean_rules_s"]),
+        "clean_per_s_per_worker": round(n / first["clean_task_s"]),
+        "clean_rules_per_s": round(n / first["clean_parts"]["rules_s"]),
+        "clean_per_cpu_s": round(n / first["cpu"]["clean"]) if first["cpu"].get("clean") else None,
         "accounting_s": round(first["seconds"]["accounting"], 3),
         "reports_s": round(first["seconds"]["reports"], 3),
         "total_s": round(first["total_s"], 2),
         "speedup_2_workers": round(first["total_s"] / two["total_s"], 2) if two else None,
+        "speedup_2_workers_by_stage": {k: round(first["seconds"][k] / two["seconds"][k], 2) for k in parallel}
+        if two else None,
+        "cpu_ratio_2_to_1_by_stage": {k: round(two["cpu"][k] / first["cpu"][k], 2) for k in parallel}
+        if two else None,
     }))
     return 0
 

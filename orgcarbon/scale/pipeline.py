@@ -32,8 +32,11 @@ class PipelineReport:
 
     seconds: dict[str, float] = field(default_factory=dict)
     counts: dict[str, Any] = field(default_factory=dict)
-    clean_rules_s: float = 0.0  # CPU of the rule evaluation summed over the cleaning tasks
+    clean_rules_s: float = 0.0  # wall of the rule evaluation summed over the cleaning tasks
     clean_task_s: float = 0.0  # wall of the cleaning tasks summed (fetch, rules, writes)
+    clean_parts: dict[str, float] = field(default_factory=dict)  # fetch_s, rules_s, write_s summed
+    cpu: dict[str, float] = field(default_factory=dict)  # worker CPU seconds per parallel stage, summed
+    workers_used: dict[str, int] = field(default_factory=dict)  # distinct worker pids per stage
 
     @property
     def total_s(self) -> float:
@@ -60,6 +63,12 @@ def _timed(report: PipelineReport, name: str, log: Log, step: Callable[[], Any])
     return value
 
 
+def _account_tasks(report: PipelineReport, stage: str, results: list[dict[str, Any]]) -> None:
+    """Worker CPU seconds and distinct worker processes of one parallel stage."""
+    report.cpu[stage] = sum(float(r.get("task_cpu_s", 0.0)) for r in results)
+    report.workers_used[stage] = len({r.get("pid") for r in results})
+
+
 def _sum(results: list[dict[str, Any]], key: str) -> int:
     return sum(int(r.get(key, 0)) for r in results)
 
@@ -73,6 +82,7 @@ def run_pipeline(session: Session, spec: GroupSpec, layout: GroupLayout, queue: 
     ingest_calls = [(spec_dict(spec), p, d, min(days_per_task, days - d)) for p in plants
                     for d in range(0, days, days_per_task)]
     ingested = _timed(report, "ingest", log, lambda: dispatch(ingest_task, ingest_calls, queue))
+    _account_tasks(report, "ingest", ingested)
     report.counts["staged"] = _sum(ingested, "staged")
     report.counts["ingest_duplicates"] = _sum(ingested, "duplicates")
     report.counts["ingest_rejected"] = _sum(ingested, "rejected")
@@ -85,10 +95,14 @@ def run_pipeline(session: Session, spec: GroupSpec, layout: GroupLayout, queue: 
         for rule, n in r["by_rule"].items():
             by_rule[rule] = by_rule.get(rule, 0) + int(n)
     report.counts["by_rule"] = {k: v for k, v in sorted(by_rule.items()) if v}
+    _account_tasks(report, "clean", cleaned)
     report.clean_rules_s = sum(float(r["rules_s"]) for r in cleaned)
     report.clean_task_s = sum(float(r["total_s"]) for r in cleaned)
+    report.clean_parts = {k: sum(float(r.get(k, 0.0)) for r in cleaned) for k in ("fetch_s", "rules_s", "write_s")}
+    report.counts["clean_path"] = sorted({str(r.get("path")) for r in cleaned})
     promoted = _timed(report, "aggregate", log, lambda: dispatch(
         promote_task, [(org, spec.year) for org in layout.plant_ids], queue))
+    _account_tasks(report, "aggregate", promoted)
     report.counts["activity_records"] = _sum(promoted, "activity_records")
     report.counts["validation_findings"] = _timed(report, "validation", log,
                                                   lambda: validate(session, layout.group_id, spec.year))

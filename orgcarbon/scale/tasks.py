@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import time
+from collections.abc import Callable
 from typing import Any
 
 from orgcarbon.platform.tasks import celery_app
 from orgcarbon.scale.generator import GroupSpec
+
+
+def _measured(step: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """``step()``'s counts with the task's wall and CPU seconds and the worker's pid."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    out = step()
+    return {**out, "task_wall_s": time.perf_counter() - wall, "task_cpu_s": time.process_time() - cpu,
+            "pid": os.getpid()}
 
 
 def _spec(values: dict[str, Any]) -> GroupSpec:
@@ -25,7 +36,7 @@ def ingest_task(spec: dict[str, Any], plant: int, first_day: int, days: int) -> 
     from orgcarbon.scale.stages import ingest_days
 
     try:
-        return ingest_days(db.session, _spec(spec), plant, first_day, days)
+        return _measured(lambda: ingest_days(db.session, _spec(spec), plant, first_day, days))
     finally:
         db.session.remove()
 
@@ -37,7 +48,7 @@ def clean_task(org_id: int, year: int, month: int) -> dict[str, Any]:
     from orgcarbon.scale.stages import clean_partition
 
     try:
-        return clean_partition(db.session, org_id, year, month)
+        return _measured(lambda: clean_partition(db.session, org_id, year, month))
     finally:
         db.session.remove()
 
@@ -49,6 +60,6 @@ def promote_task(org_id: int, year: int) -> dict[str, Any]:
     from orgcarbon.scale.stages import promote_plant
 
     try:
-        return promote_plant(db.session, org_id, year)
+        return _measured(lambda: promote_plant(db.session, org_id, year))
     finally:
         db.session.remove()
