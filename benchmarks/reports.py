@@ -1,7 +1,11 @@
-"""Benchmark: the annual report (docx) and tables (xlsx) for the golden case and a 20-plant group.
+"""Benchmark: the annual report (docx) and tables (xlsx) of the demo enterprise and a 20-plant group.
 
-The group is the golden plant copied to 20 sites × 12 months (4,800 result lines). Prints a
-readable summary and, as the last line, one JSON object with the measured figures.
+The demo enterprise's year is the golden plant in monthly rows (240 result lines, the same total
+as the platform's demo 华钢集团 2024); the group is that plant copied to 20 sites (4,800 lines).
+``demo_s`` and ``group_s`` are context + Word report + Excel tables, as the platform renders a report of a run
+(``orgcarbon.reports.render``); the generated write-only workbook is timed apart. Prints a readable
+summary and, as the last line, exactly ``{"benchmark": "reports", "demo_s": …, "group_s": …}``.
+Targets: demo < 2 s, group < 5 s.
 """
 
 from __future__ import annotations
@@ -11,7 +15,6 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from orgcarbon.report_templates.context import ReportInfo, build_context
 from orgcarbon.report_templates.generate import render_builtin
@@ -27,8 +30,8 @@ GOLDEN = Path(__file__).parents[1] / "tests/fixtures/domain/golden-bfbof-annual.
 PLANTS, MONTHS = 20, 12
 
 
-def group_result() -> tuple[ReportInfo, Result]:
-    """The golden rows spread over 20 plants and 12 months, accounted by the real engine."""
+def spread_result(plants: int, org_name: str) -> tuple[ReportInfo, Result]:
+    """The golden rows spread over ``plants`` sites and 12 months, accounted by the real engine."""
     package, _ = calculate_package(GOLDEN)
     rows = [
         replace(
@@ -38,17 +41,16 @@ def group_result() -> tuple[ReportInfo, Result]:
             quantity=row.quantity / MONTHS,
             row=len(package.rows) * (p * MONTHS + m) + i + 1,
         )
-        for p in range(PLANTS)
+        for p in range(plants)
         for m in range(MONTHS)
         for i, row in enumerate(package.rows)
     ]
     result = compute(default_model(), Records.from_rows(rows), default_library(), package.context())
-    info = ReportInfo.from_package(package, org_name="示例钢铁集团（20 基地，虚构）")
-    return info, result
+    return ReportInfo.from_package(package, org_name=org_name), result
 
 
 def render_all(info: ReportInfo, result: Result) -> dict[str, float]:
-    """Seconds for context, docx, xlsx template and generated tables; and the total."""
+    """Seconds for context, docx and xlsx template (their sum is the total); generated tables apart."""
     times: dict[str, float] = {}
     start = time.perf_counter()
     context = build_context(result, info)
@@ -61,32 +63,26 @@ def render_all(info: ReportInfo, result: Result) -> dict[str, float]:
         t = time.perf_counter()
         step()
         times[key] = time.perf_counter() - t
-    times["total_s"] = time.perf_counter() - start
+    times["total_s"] = times["context_s"] + times["docx_s"] + times["xlsx_s"]
     times["lines"] = len(context["activity_data"])
     return times
 
 
 def main() -> int:
-    package, result = calculate_package(GOLDEN)
-    render_all(ReportInfo.from_package(package), result)  # warm up imports, fonts, templates
-    demo = render_all(ReportInfo.from_package(package), result)
-    info, group = group_result()
+    info, result = spread_result(1, "华钢集团（演示企业）")
+    render_all(info, result)  # warm up imports, fonts, templates
+    demo = render_all(info, result)
+    info, group = spread_result(PLANTS, "示例钢铁集团（20 基地，虚构）")
     grouped = render_all(info, group)
     for label, t in (("demo", demo), ("group", grouped)):
         print(
             f"{label}: {int(t['lines'])} lines, context {t['context_s']:.3f} s, "
             f"docx {t['docx_s']:.3f} s, xlsx {t['xlsx_s']:.3f} s, "
-            f"tables {t['tables_s']:.3f} s, total {t['total_s']:.3f} s"
+            f"total {t['total_s']:.3f} s (generated tables, apart: {t['tables_s']:.3f} s)"
         )
-    summary: dict[str, Any] = {
-        "benchmark": "reports",
-        "demo_s": round(demo["total_s"], 3),
-        "group_s": round(grouped["total_s"], 3),
-        "group_lines": int(grouped["lines"]),
-        "group_docx_s": round(grouped["docx_s"], 3),
-        "group_xlsx_s": round(grouped["xlsx_s"], 3),
-        "targets_met": demo["total_s"] < 2 and grouped["total_s"] < 5,
-    }
+    met = demo["total_s"] < 2 and grouped["total_s"] < 5
+    print(f"targets (demo < 2 s, group < 5 s): {'met' if met else 'NOT met'}")
+    summary = {"benchmark": "reports", "demo_s": round(demo["total_s"], 3), "group_s": round(grouped["total_s"], 3)}
     print(json.dumps(summary, ensure_ascii=False))
     return 0
 

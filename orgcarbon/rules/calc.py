@@ -65,11 +65,29 @@ def run_calc(
     return CalcOutcome(0, text, "", result, ())
 
 
+REPORT_SUFFIXES = (".docx", ".xlsx")
+
+
+def write_report(package: Path, report: Path) -> str:
+    """Render the built-in report (.docx) or tables (.xlsx) of an accepted package; the message to show."""
+    # Imported here: docxtpl, openpyxl and matplotlib are needed only with --report.
+    from orgcarbon.report_templates.generate import report_from_package
+
+    rendered = report_from_package(package, report, draft=True)
+    lines = [f"提示：{w}" for w in rendered.warnings]
+    lines.append(f"已生成报告（草稿）：{report}（{len(rendered.content):,} 字节）")
+    return "\n".join(lines) + "\n"
+
+
 @click.command(name="calc", help="按活动数据包（orgcarbon-activity/1，.json 或 .xlsx）核算排放量。")
 @click.argument("package", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="输出 JSON 文档，而不是中文表格。")
-def calc(package: Path, as_json: bool) -> None:
+@click.option("--report", "report", type=click.Path(dir_okay=False, path_type=Path),
+              help="同时按内置 GB/T 32151.5 模板生成报告：.docx 为报告正文，.xlsx 为补充数据表（带“草稿”标记）。")
+def calc(package: Path, as_json: bool, report: Path | None) -> None:
     """Account PACKAGE and print a Chinese table, or the JSON document with ``--json``."""
+    if report is not None and report.suffix.lower() not in REPORT_SUFFIXES:
+        raise click.BadParameter("报告文件名应以 .docx（报告）或 .xlsx（补充数据表）结尾", param_hint="--report")
     outcome = run_calc(package, as_json)
     if outcome.stdout:
         click.echo(outcome.stdout, nl=False)
@@ -77,6 +95,9 @@ def calc(package: Path, as_json: bool) -> None:
         click.echo(outcome.stderr, nl=False, err=True)
     if outcome.exit_code:
         click.get_current_context().exit(outcome.exit_code)
+    if report is not None:
+        # stderr: with --json, stdout stays one JSON document.
+        click.echo(write_report(package, report), nl=False, err=True)
 
 
 if __name__ == "__main__":
