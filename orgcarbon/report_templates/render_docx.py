@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -27,10 +28,26 @@ class RenderedFile:
     warnings: tuple[str, ...] = ()
 
 
+# A text run holding a tab, line break, page break or paragraph mark that docxtpl turns into Word markup.
+_LISTING = re.compile(r"<w:t(?: [^>]*)?>[^<]*[\t\a\n\f]")
+
+
+class _Template(DocxTemplate):  # type: ignore[misc]
+    """docxtpl's template, skipping its per-paragraph listing pass when no text needs it.
+
+    ``resolve_listing`` runs two regular expressions over every paragraph (a third of the render
+    time of a 4,800-line report); the result is the same when no ``<w:t>`` text holds ``\t``,
+    ``\a``, ``\n`` or ``\f``, which one search over the XML tells.
+    """
+
+    def resolve_listing(self, xml: str) -> str:
+        return super().resolve_listing(xml) if _LISTING.search(xml) else xml
+
+
 def render_docx(template: bytes, context: Mapping[str, Any]) -> RenderedFile:
     """Fill ``template`` (the .docx bytes) with ``context``; raise ``RenderError`` in Chinese."""
     try:
-        doc = DocxTemplate(io.BytesIO(template))
+        doc = _Template(io.BytesIO(template))
     except Exception as exc:  # python-docx raises several unrelated types for a bad file
         raise RenderError(f"无法打开 Word 模板：{exc}") from exc
     values = dict(context)

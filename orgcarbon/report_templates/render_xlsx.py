@@ -103,13 +103,13 @@ def _fill_target(
     if not target.anchor:  # clear a fixed area first so a shorter table leaves no stale values
         rows += [[None] * len(fields)] * (height - len(rows))
     templates = [ws.cell(min_row, min_col + j) for j in range(len(fields))]
+    formats = [cell_format(_unit(target.variable, f), f or "") for f in fields]  # once per column
     for i, row in enumerate(rows):
         for j, value in enumerate(row):
             cell = ws.cell(min_row + i, min_col + j)
             if i and target.anchor and not isinstance(cell, MergedCell):
                 cell._style = copy(templates[j]._style)  # new rows look like the anchor row
-            fmt = cell_format(_unit(target.variable, fields[j]), fields[j] or "")
-            _put(cell, value, fmt, warnings)
+            _put(cell, value, formats[j], warnings)
 
 
 def fill_workbook(
