@@ -14,6 +14,16 @@ are cache misses by construction (742 distinct selections among the 1,000 reques
 requests are then sent again (a dashboard reloaded: cached) and reported beside them. The cache
 is the in-process one of each server process unless ``--redis URL`` is given.
 
+Like a browser, each client keeps its connection open between requests (HTTP/1.1 keep-alive;
+``--no-keep-alive`` opens one per request), and gunicorn loads the application once before forking
+its workers (``--preload``, as production runs it; ``--no-preload`` builds it in every worker).
+Every request still carries and verifies its JWT.
+
+Load-independent figures, for comparing runs on a busy machine: the CPU time the server's
+processes and the database's backends used per request during the first pass (from ``/proc``),
+and, after the server stops, the same plan sent in process through Flask's test client with the
+application's CPU, the database's CPU and the number of SQL statements per request.
+
 Prints a readable summary and, as the last line, one JSON object:
 ``{"benchmark": "dashboard", "p50_ms": …, "p95_ms": …, "errors": 0, …}``. Target: p95 < 150 ms.
 Not a test: it never decides a test run's outcome.
@@ -22,6 +32,7 @@ Not a test: it never decides a test run's outcome.
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import random
@@ -177,7 +188,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for(url: str, process: subprocess.Popen[bytes], seconds: float = 60) -> None:
+def wait_for(url: str, process: subprocess.Popen[bytes], seconds: float = 300) -> None:
     deadline = time.monotonic() + seconds
     while True:
         try:
@@ -193,17 +204,18 @@ def start_server(args: argparse.Namespace, port: int, env: dict[str, str], log: 
     """gunicorn (``--workers`` × ``--threads``) or ``orgcarbon run`` on ``127.0.0.1:port``."""
     if args.server == "werkzeug":
         return cli("run", "--host", "127.0.0.1", "--port", str(port), env=env, stdout=log, stderr=subprocess.STDOUT)
+    # --preload: create_app opens no database connection, so nothing is shared across the fork.
     return subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-w", str(args.workers), "--threads", str(args.threads),
          "-b", f"127.0.0.1:{port}", "--timeout", "120", "--log-level", "warning",
-         "orgcarbon.platform.app:create_app()"],
+         *(["--preload"] if args.preload else []), "orgcarbon.platform.app:create_app()"],
         env=env, cwd=Path(__file__).parents[1], stdout=log, stderr=subprocess.STDOUT)
 
 
 def server_name(args: argparse.Namespace) -> str:
     if args.server == "werkzeug":
         return "orgcarbon run (Werkzeug, threaded, 1 process)"
-    return f"gunicorn {args.workers} workers × {args.threads} threads"
+    return f"gunicorn {args.workers} workers × {args.threads} threads{', preload' if args.preload else ''}"
 
 
 def token(base: str) -> str:
@@ -237,22 +249,45 @@ def sequential_plan(group: int, plants: list[int]) -> list[str]:
             for year in range(FIRST_YEAR, FIRST_YEAR + YEARS) for org in orgs]
 
 
-def drive(base: str, jwt: str, paths: list[str], clients: int = CLIENTS) -> list[tuple[str, float, bool]]:
+def drive(base: str, jwt: str, paths: list[str], clients: int = CLIENTS,
+          keep_alive: bool = True) -> list[tuple[str, float, bool]]:
     """Send ``paths`` from ``clients`` threads; (path, milliseconds, ok) per request."""
     results: list[tuple[str, float, bool]] = []
     lock = threading.Lock()
+    host, port = base.removeprefix("http://").split(":")
+
+    def fetch(connection: list[http.client.HTTPConnection | None], path: str) -> bool:
+        if not keep_alive:
+            request = urllib.request.Request(base + path, headers={"Authorization": f"Bearer {jwt}"})
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status == 200 and bool(json.load(response)["result"]["run_ids"])
+        conn = connection[0] or http.client.HTTPConnection(host, int(port), timeout=30)
+        connection[0] = conn
+        try:
+            conn.request("GET", path, headers={"Authorization": f"Bearer {jwt}"})
+            response = conn.getresponse()
+            body = response.read()
+        except Exception:
+            conn.close()
+            connection[0] = None
+            raise
+        if response.will_close:
+            conn.close()
+            connection[0] = None
+        return response.status == 200 and bool(json.loads(body)["result"]["run_ids"])
 
     def client(mine: list[str]) -> None:
+        connection: list[http.client.HTTPConnection | None] = [None]
         for path in mine:
-            request = urllib.request.Request(base + path, headers={"Authorization": f"Bearer {jwt}"})
             start = time.perf_counter()
             try:
-                with urllib.request.urlopen(request, timeout=30) as response:
-                    ok = response.status == 200 and bool(json.load(response)["result"]["run_ids"])
+                ok = fetch(connection, path)
             except Exception:  # noqa: BLE001 - every failure is counted as an error
                 ok = False
             with lock:
                 results.append((path, (time.perf_counter() - start) * 1000.0, ok))
+        if connection[0] is not None:
+            connection[0].close()
 
     threads = [threading.Thread(target=client, args=(paths[i::clients],)) for i in range(clients)]
     for thread in threads:
@@ -262,9 +297,191 @@ def drive(base: str, jwt: str, paths: list[str], clients: int = CLIENTS) -> list
     return results
 
 
+def cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """User + system CPU seconds of each live process among ``pids`` (from ``/proc``)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[pid] = (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
+def children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (gunicorn's workers)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry.name))
+            except (OSError, ValueError, IndexError):
+                continue
+    return found
+
+
+def backends(url: str) -> list[int]:
+    """The PostgreSQL backend processes connected to the benchmark's database."""
+    engine = create_engine(SERVER_URL)
+    try:
+        with engine.connect() as conn:
+            return [int(p) for p in conn.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = :db"),
+                                                 {"db": make_url(url).database}).scalars()]
+    finally:
+        engine.dispose()
+
+
+class CpuMeter:
+    """CPU seconds used meanwhile by the server's processes and by the database's backends."""
+
+    def __init__(self, server: subprocess.Popen[bytes], url: str) -> None:
+        self.server, self.url = server, url
+        self.before = self._sample()
+
+    def _sample(self) -> tuple[dict[int, float], dict[int, float]]:
+        return (cpu_seconds([self.server.pid, *children(self.server.pid)]), cpu_seconds(backends(self.url)))
+
+    def used(self) -> tuple[float, float]:
+        """(server seconds, database seconds) since construction; processes new meanwhile count from 0."""
+        after = self._sample()
+        return tuple(sum(t - before.get(pid, 0.0) for pid, t in now.items())  # type: ignore[return-value]
+                     for now, before in zip(after, self.before, strict=True))
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q / 100.0 * (len(ordered) - 1))))]
+
+
+def in_process(url: str, instance: Path, data: dict[str, Any], count: int) -> dict[str, dict[str, float]]:
+    """The plan's first ``count`` requests through Flask's test client, twice (computed, then cached):
+    application CPU, database CPU and SQL statements per request, independent of other load."""
+    from sqlalchemy import event
+
+    from orgcarbon.platform.app import create_app
+
+    app = create_app({"DATABASE_URL": url, "INSTANCE_PATH": str(instance), "REDIS_URL": None, "LOG_LEVEL": "WARNING",
+                      "SECRET_KEY": SECRETS["ORGCARBON_SECRET_KEY"], "DATA_KEY": SECRETS["ORGCARBON_DATA_KEY"]})
+    statements, pids = [0], set()
+
+    def count_statement(*_args: Any) -> None:
+        statements[0] += 1
+
+    def remember_backend(dbapi: Any, _record: Any) -> None:
+        with dbapi.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            pids.add(int(cursor.fetchone()[0]))
+
+    event.listen(Engine, "before_cursor_execute", count_statement)
+    event.listen(Engine, "connect", remember_backend)
+    try:
+        client = app.test_client()
+        login = client.post("/api/v1/security/login", json={"username": "admin", "password": ADMIN_PASSWORD,
+                                                            "provider": "db", "refresh": False})
+        headers = {"Authorization": f"Bearer {login.get_json()['access_token']}"}
+        paths = request_plan(data["group"], data["plants"])[:count]
+        client.get(f"/api/v1/analysis/panorama?year={FIRST_YEAR}&month_from=2&month_to=2", headers=headers)
+        out = {}
+        for label in ("computed", "cached"):
+            statements[0], cpu, db_before = 0, time.process_time(), cpu_seconds(sorted(pids))
+            ok = sum(client.get(path, headers=headers).status_code == 200 for path in paths)
+            db_after = cpu_seconds(sorted(pids))
+            out[label] = {"app_cpu_ms": (time.process_time() - cpu) * 1000 / len(paths),
+                          "db_cpu_ms": sum(t - db_before.get(p, 0.0) for p, t in db_after.items()) * 1000 / len(paths),
+                          "sql_per_request": statements[0] / len(paths), "errors": len(paths) - ok}
+        return out
+    finally:
+        event.remove(Engine, "before_cursor_execute", count_statement)
+        event.remove(Engine, "connect", remember_backend)
+        from orgcarbon.platform.extensions import db
+
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+def stop(server: subprocess.Popen[bytes] | None) -> None:
+    """End the server (killed if it does not stop within 20 s)."""
+    if server is None:
+        return
+    server.terminate()
+    try:
+        server.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait(timeout=20)
+
+
+def report(args: argparse.Namespace, data: dict[str, Any], runs: dict[str, Any]) -> dict[str, Any]:
+    """Print the readable summary; return the JSON summary."""
+    first, second, paths = runs["first"], runs["second"], runs["paths"]
+    times = [ms for _path, ms, _ok in first]
+    errors = sum(1 for _path, _ms, ok in first + second if not ok)
+    repeat = [ms for _path, ms, _ok in second]
+    alone, again, wall = runs["alone"], runs["again"], runs["wall"]
+    by_endpoint = {name: [ms for path, ms, _ok in first if f"/analysis/{name}?" in path]
+                   for name in ("panorama", "intensity")}
+    for name, values in by_endpoint.items():
+        print(f"{name}: {len(values)} requests, p50 {statistics.median(values):.1f} ms, "
+              f"p95 {percentile(values, 95):.1f} ms, max {max(values):.1f} ms")
+    print(f"the same {len(second)} requests again (cached): p50 {statistics.median(repeat):.1f} ms, "
+          f"p95 {percentile(repeat, 95):.1f} ms")
+    print(f"one client alone: computed p50 {statistics.median(alone):.1f} ms, "
+          f"cached p50 {statistics.median(again):.1f} ms ({len(alone)} panoramas each)")
+    print(f"load average (1 min) {runs['load_before']:.2f} before and {runs['load_after']:.2f} after the run, "
+          f"{os.cpu_count()} CPUs")
+    print(f"{len(first)} requests from {CLIENTS} clients in {wall:.1f} s ({len(first) / wall:.0f}/s); "
+          f"distinct selections {len(set(paths))}; cache {'Redis' if args.redis else 'in process'}; "
+          f"server: {server_name(args)}; keep-alive {'on' if args.keep_alive else 'off'}")
+    server_ms, db_ms = (seconds * 1000 / len(first) for seconds in runs["cpu"])
+    print(f"CPU per request in the first pass: server processes {server_ms:.1f} ms, PostgreSQL {db_ms:.1f} ms, "
+          f"this client {runs['client_cpu'] * 1000 / len(first):.1f} ms")
+    for label, figures in runs["in_process"].items():
+        print(f"in process ({args.in_process} requests, {label}): application CPU {figures['app_cpu_ms']:.1f} ms, "
+              f"PostgreSQL CPU {figures['db_cpu_ms']:.1f} ms, {figures['sql_per_request']:.2f} SQL statements "
+              f"per request, {figures['errors']} errors")
+    p95 = percentile(times, 95)
+    return {
+        "benchmark": "dashboard", "p50_ms": round(statistics.median(times), 1), "p95_ms": round(p95, 1),
+        "errors": errors, "requests": len(first), "clients": CLIENTS, "lines": data["lines"],
+        "panorama_p95_ms": round(percentile(by_endpoint["panorama"], 95), 1),
+        "intensity_p95_ms": round(percentile(by_endpoint["intensity"], 95), 1),
+        "cached_p50_ms": round(statistics.median(repeat), 1), "cached_p95_ms": round(percentile(repeat, 95), 1),
+        "alone_computed_p50_ms": round(statistics.median(alone), 1),
+        "alone_cached_p50_ms": round(statistics.median(again), 1),
+        "throughput_per_s": round(len(first) / wall, 1), "loadavg_1m": round(runs["load_after"], 2),
+        "cpus": os.cpu_count(), "server_cpu_ms_per_request": round(server_ms, 2),
+        "db_cpu_ms_per_request": round(db_ms, 2),
+        "in_process": {k: {n: round(v, 2) for n, v in f.items()} for k, f in runs["in_process"].items()},
+        "cache": "redis" if args.redis else "memory", "server": server_name(args), "keep_alive": args.keep_alive,
+        "target_met": p95 < TARGET_P95_MS and errors == 0,
+    }
+
+
+def measure(args: argparse.Namespace, base: str, data: dict[str, Any], server: subprocess.Popen[bytes],
+            url: str) -> dict[str, Any]:
+    """The warm-up, one client alone, then the 20 clients twice."""
+    jwt = token(base)
+    paths = request_plan(data["group"], data["plants"])
+    keep = args.keep_alive
+    drive(base, jwt, [f"/api/v1/analysis/panorama?year={FIRST_YEAR}&month_from=2&month_to=2"])  # warm-up
+    # One client alone first: what a request costs when nothing waits (computed, then cached).
+    single = sequential_plan(data["group"], data["plants"])
+    runs: dict[str, Any] = {"paths": paths,
+                            "alone": [ms for _p, ms, _ok in drive(base, jwt, single, clients=1, keep_alive=keep)],
+                            "again": [ms for _p, ms, _ok in drive(base, jwt, single, clients=1, keep_alive=keep)],
+                            "load_before": os.getloadavg()[0]}
+    meter, client_cpu = CpuMeter(server, url), time.process_time()
+    started = time.perf_counter()
+    runs["first"] = drive(base, jwt, paths, keep_alive=keep)  # most selections asked for the first time
+    runs["wall"] = time.perf_counter() - started
+    runs["cpu"], runs["client_cpu"] = meter.used(), time.process_time() - client_cpu
+    runs["second"] = drive(base, jwt, paths, keep_alive=keep)  # the same again: a reload of the dashboard
+    runs["load_after"] = os.getloadavg()[0]
+    return runs
 
 
 def main() -> int:
@@ -273,6 +490,12 @@ def main() -> int:
     parser.add_argument("--server", choices=("gunicorn", "werkzeug"), default="gunicorn")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (default: 2)")
     parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker (default: 4)")
+    parser.add_argument("--preload", action=argparse.BooleanOptionalAction, default=True,
+                        help="gunicorn --preload: build the app once before forking (default: on)")
+    parser.add_argument("--keep-alive", action=argparse.BooleanOptionalAction, default=True,
+                        help="each client keeps its HTTP connection open, as a browser does (default: on)")
+    parser.add_argument("--in-process", type=int, default=300, metavar="N",
+                        help="requests of the plan also sent in process for CPU and SQL counts (0: skip)")
     args = parser.parse_args()
     url = create_database()
     workdir = Path(tempfile.mkdtemp(prefix="oc-bench-dashboard-"))
@@ -293,55 +516,14 @@ def main() -> int:
         log = (workdir / "server.log").open("w")
         server = start_server(args, port, env, log)
         wait_for(base, server)
-        jwt = token(base)
-        paths = request_plan(data["group"], data["plants"])
-        drive(base, jwt, [f"/api/v1/analysis/panorama?year={FIRST_YEAR}&month_from=2&month_to=2"])  # warm-up
-        # One client alone first: what a request costs when nothing waits (computed, then cached).
-        single = sequential_plan(data["group"], data["plants"])
-        alone = [ms for _p, ms, _ok in drive(base, jwt, single, clients=1)]
-        again = [ms for _p, ms, _ok in drive(base, jwt, single, clients=1)]
-        load_before = os.getloadavg()[0]
-        started = time.perf_counter()
-        first = drive(base, jwt, paths)  # most selections asked for the first time: computed
-        wall = time.perf_counter() - started
-        second = drive(base, jwt, paths)  # the same requests again: what a reload of the dashboard costs
-        load_after = os.getloadavg()[0]
+        runs = measure(args, base, data, server, url)
+        stop(server)
+        server = None
+        runs["in_process"] = in_process(url, workdir / "instance", data, args.in_process) if args.in_process else {}
     finally:
-        if server is not None:
-            server.terminate()
-            server.wait(timeout=20)
+        stop(server)
         drop_database(url)
-    times = [ms for _path, ms, _ok in first]
-    errors = sum(1 for _path, _ms, ok in first + second if not ok)
-    repeat = [ms for _path, ms, _ok in second]
-    by_endpoint = {name: [ms for path, ms, _ok in first if f"/analysis/{name}?" in path]
-                   for name in ("panorama", "intensity")}
-    for name, values in by_endpoint.items():
-        print(f"{name}: {len(values)} requests, p50 {statistics.median(values):.1f} ms, "
-              f"p95 {percentile(values, 95):.1f} ms, max {max(values):.1f} ms")
-    print(f"the same {len(second)} requests again (cached): p50 {statistics.median(repeat):.1f} ms, "
-          f"p95 {percentile(repeat, 95):.1f} ms")
-    print(f"one client alone: computed p50 {statistics.median(alone):.1f} ms, "
-          f"cached p50 {statistics.median(again):.1f} ms ({len(alone)} panoramas each)")
-    print(f"load average (1 min) {load_before:.2f} before and {load_after:.2f} after the run, "
-          f"{os.cpu_count()} CPUs")
-    print(f"{len(first)} requests from {CLIENTS} clients in {wall:.1f} s ({len(first) / wall:.0f}/s); "
-          f"distinct selections {len(set(paths))}; cache {'Redis' if args.redis else 'in process'}; "
-          f"server: {server_name(args)}")
-    p95 = percentile(times, 95)
-    summary = {
-        "benchmark": "dashboard", "p50_ms": round(statistics.median(times), 1), "p95_ms": round(p95, 1),
-        "errors": errors, "requests": len(first), "clients": CLIENTS, "lines": data["lines"],
-        "panorama_p95_ms": round(percentile(by_endpoint["panorama"], 95), 1),
-        "intensity_p95_ms": round(percentile(by_endpoint["intensity"], 95), 1),
-        "cached_p50_ms": round(statistics.median(repeat), 1), "cached_p95_ms": round(percentile(repeat, 95), 1),
-        "alone_computed_p50_ms": round(statistics.median(alone), 1),
-        "alone_cached_p50_ms": round(statistics.median(again), 1),
-        "throughput_per_s": round(len(first) / wall, 1), "loadavg_1m": round(load_after, 2), "cpus": os.cpu_count(),
-        "cache": "redis" if args.redis else "memory", "server": server_name(args),
-        "target_met": p95 < TARGET_P95_MS and errors == 0,
-    }
-    print(json.dumps(summary, ensure_ascii=False))
+    print(json.dumps(report(args, data, runs), ensure_ascii=False))
     return 0
 
 

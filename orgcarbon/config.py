@@ -70,6 +70,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LOGIN_MAX_FAILURES", 5, "Failed logins that lock an account (web form and API)", int),
     Setting("LOGIN_LOCK_MINUTES", 15, "Minutes an account stays locked", int),
     Setting("LOGIN_RATE_LIMIT", "20 per minute", "Login attempts allowed per client IP (web form and API)"),
+    Setting("PERMISSION_CACHE_SECONDS", 5, "Seconds a user's roles, permissions, IP lists and data scope are cached per process; security changes on this host apply at the next request; 0 = off", int),
     Setting(
         "REQUIRE_SERVICES",
         False,

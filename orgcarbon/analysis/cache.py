@@ -114,10 +114,15 @@ def make_key(name: str, **parts: Any) -> str:
 
 def cached(key: str, compute: Callable[[], Any], ttl: int = TTL_SECONDS) -> Any:
     """The JSON value under ``key``, computing and storing it on a miss."""
+    return json.loads(cached_text(key, compute, ttl))
+
+
+def cached_text(key: str, compute: Callable[[], Any], ttl: int = TTL_SECONDS) -> str:
+    """The JSON text under ``key`` as stored (an API can answer it without parsing it again)."""
     store = cache()
     hit = store.get(key)
     if hit is not None:
-        return json.loads(hit)
-    value = compute()
-    store.set(key, json.dumps(value), ttl)
-    return value
+        return hit
+    text = json.dumps(compute(), separators=(",", ":"))
+    store.set(key, text, ttl)
+    return text

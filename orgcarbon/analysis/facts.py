@@ -1,11 +1,11 @@
-"""One GROUP BY over a selection's lines, from which most panorama and intensity figures are summed.
+"""One GROUP BY per run, from which most panorama and intensity figures are summed.
 
-The database groups the lines by run, organisation node, process, term and month, with the signed
-tCO2, its direct part, the crude steel produced and the line count of each group (a few thousand
-groups for a 20-plant year). Totals, months, categories, processes, organisations, crude steel
-and completeness are then sums over those groups (``math.fsum``, so the order of addition does
-not move the last digit). One scan of the lines instead of one per chart is what keeps an
-uncached panorama fast.
+The database groups a run's lines by organisation node, process, term and month, with the signed
+tCO2, its direct part, the crude steel produced and the line count of each group (a few hundred
+groups per plant and year). Those facts are kept per run and process (``pieces.py``), with their
+sums per node and month with the process, with the term, and with neither. Totals, months,
+categories, processes, organisations, crude steel and completeness of any selection are then sums
+over the matching kind (``math.fsum``, so the order of addition does not move the last digit).
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
+from orgcarbon.analysis import pieces
 from orgcarbon.analysis import queries as q
 
 K = TypeVar("K", bound=Hashable)
@@ -53,33 +54,93 @@ class Sums:
     lines: int = 0
 
 
-def facts(session: Session, sel: q.Selection) -> list[Fact]:
-    """The selection's lines grouped by node, process, term and month (one query, names looked up)."""
-    keys = (q.LINE.c.run_id, q.LINE.c.organization_id, q.LINE.c.process_id, q.LINE.c.term, q.LINE.c.month)
-    query = (select(*keys, func.sum(q.LINE.c.net_tco2), _DIRECT, _CRUDE, func.count())
-             .where(sel.runs_where()).group_by(*keys))
-    rows = [r for r in session.execute(query) if sel.keeps(r[0], r[1])]
-    orgs = q.names(session, q.ORG, (r[1] for r in rows))
-    processes = q.names(session, q.PROC, (r[2] for r in rows))
-    # A node read from one run only (``keeps``), so (node, process, term, month) stays unique.
-    return [Fact(int(o), orgs.get(o, ""), p, processes.get(p) if p is not None else None, t, m,
-                 float(n or 0.0), float(d or 0.0), float(c or 0.0), int(k or 0))
-            for _run, o, p, t, m, n, d, c, k in rows]
+LEVELS = ("line", "process", "term", "node")
+
+
+def run_facts(session: Session, run_ids: Iterable[int], level: str = "line") -> dict[int, tuple[Fact, ...]]:
+    """Each run's facts at ``level``, for all its nodes and months.
+
+    ``line``: by node, process, term and month, as the database groups the lines; ``process``
+    (term left out, ``""``), ``term`` (process left out, None) and ``node`` (both left out): the
+    ``line`` facts summed per node and month (``sum_by``), so that a selection of many runs adds
+    up a few rows per node and month instead of every fact. Read once per run and process
+    (``pieces.py``): a ``done`` run's lines never change.
+    """
+    if level not in LEVELS:
+        raise ValueError(level)
+
+    def load(keys: list[Any]) -> dict[Any, Any]:
+        runs = sorted(k[2] for k in keys)
+        if level != "line":
+            full = run_facts(session, runs)
+            return {k: _rollup(full[k[2]], level) for k in keys}
+        group = (q.LINE.c.run_id, q.LINE.c.organization_id, q.LINE.c.process_id, q.LINE.c.term, q.LINE.c.month)
+        query = (select(*group, func.sum(q.LINE.c.net_tco2), _DIRECT, _CRUDE, func.count())
+                 .where(q.LINE.c.run_id.in_(runs)).group_by(*group))
+        rows = session.execute(query).all()
+        orgs = q.names(session, q.ORG, (r[1] for r in rows))
+        processes = q.names(session, q.PROC, (r[2] for r in rows))
+        per_run: dict[int, list[Fact]] = {r: [] for r in runs}
+        for run, o, p, t, m, n, d, c, k in rows:
+            per_run[int(run)].append(Fact(int(o), orgs.get(o, ""), p, processes.get(p) if p is not None else None, t, m,
+                                          float(n or 0.0), float(d or 0.0), float(c or 0.0), int(k or 0)))
+        return {k: tuple(per_run[k[2]]) for k in keys}
+
+    got = pieces.store().get_many([("facts", level, r) for r in run_ids], load)
+    return {key[2]: value for key, value in got.items()}
+
+
+def _rollup(rows: tuple[Fact, ...], level: str) -> tuple[Fact, ...]:
+    """``line`` facts summed per node and month, keeping the process or the term (or neither)."""
+    if level == "process":
+        def key(r: Fact) -> tuple[Any, ...]:
+            return (r.organization_id, r.organization, r.process_id, r.process, "", r.month)
+    elif level == "term":
+        def key(r: Fact) -> tuple[Any, ...]:
+            return (r.organization_id, r.organization, None, None, r.term, r.month)
+    else:
+        def key(r: Fact) -> tuple[Any, ...]:
+            return (r.organization_id, r.organization, None, None, "", r.month)
+    return tuple(Fact(*k, s.net, s.direct, s.crude, s.lines) for k, s in sum_by(rows, key).items())
+
+
+def facts(session: Session, sel: q.Selection, level: str = "line") -> list[Fact]:
+    """The selection's facts at ``level`` (see ``run_facts``): each run's, for its nodes and the months."""
+    months = frozenset(sel.period.months)
+    by_run = run_facts(session, sel.run_ids, level)
+    out: list[Fact] = []
+    for run_id, nodes in sel.slices:
+        wanted = frozenset(nodes)
+        # A node read from one run only (``keeps``), so (node, process, term, month) stays unique.
+        out.extend(r for r in by_run[run_id] if r.month in months and r.organization_id in wanted)
+    return out
 
 
 def total(rows: Iterable[Fact | Sums]) -> Sums:
     """Facts (or sums) added up."""
     rows = list(rows)
-    return Sums(math.fsum(r.net for r in rows), math.fsum(r.direct for r in rows),
-                math.fsum(r.crude for r in rows), sum(r.lines for r in rows))
+    return Sums(math.fsum([r.net for r in rows]), math.fsum([r.direct for r in rows]),
+                math.fsum([r.crude for r in rows]), sum([r.lines for r in rows]))
 
 
 def sum_by(rows: Iterable[Fact], key: Callable[[Fact], K]) -> dict[K, Sums]:
-    """Facts summed per ``key`` (in first-seen order)."""
-    groups: dict[K, list[Fact]] = {}
+    """Facts summed per ``key`` (in first-seen order).
+
+    One pass collecting each group's values, then ``math.fsum`` per group: the same exactly
+    rounded sums as ``total`` of each group, without a list of facts and four passes per group.
+    """
+    groups: dict[K, tuple[list[float], list[float], list[float], list[int]]] = {}
     for row in rows:
-        groups.setdefault(key(row), []).append(row)
-    return {k: total(v) for k, v in groups.items()}
+        k = key(row)
+        group = groups.get(k)
+        if group is None:
+            group = groups[k] = ([], [], [], [])
+        group[0].append(row.net)
+        group[1].append(row.direct)
+        group[2].append(row.crude)
+        group[3].append(row.lines)
+    fsum = math.fsum
+    return {k: Sums(fsum(n), fsum(d), fsum(c), sum(k_)) for k, (n, d, c, k_) in groups.items()}
 
 
 def months_with_data(rows: Iterable[Fact]) -> dict[int, int]:
@@ -93,17 +154,11 @@ def months_with_data(rows: Iterable[Fact]) -> dict[int, int]:
 
 def yearly(session: Session, selections: Iterable[q.Selection]) -> dict[str, Sums]:
     """Signed tCO2, direct part and crude steel per ``YYYY-MM`` month of selections of different years."""
-    by_year = {s.period.year: s for s in selections if s.slices}
-    if not by_year:
-        return {}
-    keys = (q.LINE.c.run_id, q.LINE.c.organization_id, q.LINE.c.month)
-    query = (select(*keys, func.sum(q.LINE.c.net_tco2), _DIRECT, _CRUDE, func.count())
-             .where(or_(*[s.runs_where() for s in by_year.values()])).group_by(*keys))
-    groups: dict[str, list[Sums]] = {}
-    for run_id, org_id, month, n, d, c, k in session.execute(query):
-        if by_year[int(month[:4])].keeps(run_id, org_id):
-            groups.setdefault(month, []).append(Sums(float(n or 0.0), float(d or 0.0), float(c or 0.0), int(k or 0)))
-    return {m: total(v) for m, v in groups.items()}
+    out: dict[str, Sums] = {}
+    for sel in selections:
+        if sel.slices:
+            out.update(sum_by(facts(session, sel, "node"), lambda r: r.month))
+    return out
 
 
 def as_totals(sums: Sums) -> dict[str, Any]:

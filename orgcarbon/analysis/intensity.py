@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import and_
 from sqlalchemy.orm import Session
 
 from orgcarbon.analysis import facts as f
@@ -48,15 +48,12 @@ def process_products(session: Session, sel: q.Selection) -> dict[tuple[int, int]
     A stand-in until the accounting engine stores "intensity per process product": the product
     is the material of the process's ``fixed_carbon_product`` lines with the largest quantity.
     """
-    query = (select(q.LINE.c.run_id, q.LINE.c.organization_id, q.LINE.c.process_id, q.LINE.c.material,
-                    func.sum(q.LINE.c.activity))
-             .where(sel.runs_where(), q.LINE.c.category == q.INTENSITY_CATEGORY, q.LINE.c.process_id.is_not(None))
-             .group_by(q.LINE.c.run_id, q.LINE.c.organization_id, q.LINE.c.process_id, q.LINE.c.material))
+    rows = q.grouped(session, sel, q.LINE.c.process_id, q.LINE.c.material, name="product", value=q.LINE.c.activity,
+                     where=and_(q.LINE.c.category == q.INTENSITY_CATEGORY, q.LINE.c.process_id.is_not(None)))
     tonnes: dict[tuple[int, int], dict[str, float]] = {}
-    for run_id, org_id, process_id, material, quantity in session.execute(query):
-        if sel.keeps(run_id, org_id):
-            per = tonnes.setdefault((int(org_id), int(process_id)), {})
-            per[material] = per.get(material, 0.0) + float(quantity or 0.0)
+    for org_id, process_id, material, quantity in rows:
+        per = tonnes.setdefault((int(org_id), int(process_id)), {})
+        per[material] = per.get(material, 0.0) + float(quantity or 0.0)
     out: dict[tuple[int, int], tuple[str, float]] = {}
     for key, per in tonnes.items():
         material, quantity = max(per.items(), key=lambda item: item[1])
@@ -93,7 +90,6 @@ def trend(this_year: dict[str, dict[str, Any]], last_year: dict[str, dict[str, A
 def earlier_years(session: Session, period: q.Period, nodes: frozenset[int]) -> list[q.Selection]:
     """Selections of the same months in the ``YEARS_BACK`` earlier years, those with finished runs."""
     years = range(period.year - YEARS_BACK, period.year)
-    q.done_runs(session, [*years, period.year])  # one query for all years; select_lines reads the memo
     selections = [q.select_lines(session, q.Period(y, period.month_from, period.month_to), nodes) for y in years]
     return [s for s in selections if s.slices]
 
@@ -105,8 +101,7 @@ def figures(session: Session, period: q.Period, nodes: frozenset[int]) -> dict[s
     key = make_key("intensity", now=sel.key(), earlier=[s.key() for s in earlier])
 
     def compute() -> dict[str, Any]:
-        rows = f.facts(session, sel)
-        # Earlier years are disjoint by month, so one query sums them all by month.
+        rows = f.facts(session, sel, "node")
         months = f.yearly(session, earlier)
         monthly = {m: _row(s) for m, s in f.sum_by(rows, lambda r: r.month).items()}
         last_year = {m: _row(s) for m, s in months.items() if m.startswith(f"{period.year - 1}-")}
@@ -118,7 +113,8 @@ def figures(session: Session, period: q.Period, nodes: frozenset[int]) -> dict[s
             "period": {"year": period.year, "month_from": period.month_from, "month_to": period.month_to},
             "run_ids": list(sel.run_ids), "nodes": _covered(sel),
             "enterprise": {"product": q.INTENSITY_MATERIAL, **_row(f.total(rows))},
-            "by_plant": by_plant(rows), "by_process": by_process(rows, process_products(session, sel)),
+            "by_plant": by_plant(rows),
+            "by_process": by_process(f.facts(session, sel, "process"), process_products(session, sel)),
             "by_year": by_year, "trend": trend(monthly, last_year, period),
         }
 

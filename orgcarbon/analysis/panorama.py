@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlalchemy import func, select
@@ -9,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from orgcarbon.analysis import facts as f
 from orgcarbon.analysis import queries as q
-from orgcarbon.analysis.cache import cached, make_key
+from orgcarbon.analysis.cache import cached_text, make_key
 from orgcarbon.forms.models import Submission
 from orgcarbon.rules.model import TERM_NAMES
 
@@ -23,13 +24,18 @@ def panorama(session: Session, period: q.Period, nodes: frozenset[int]) -> dict[
     The aggregates are cached by run ids; the open review count is not (submissions move on
     their own), so it is read on every call.
     """
-    q.done_runs(session, [period.year, period.year - 1])  # both years' runs in one query
+    return json.loads(panorama_json(session, period, nodes))  # type: ignore[no-any-return]
+
+
+def panorama_json(session: Session, period: q.Period, nodes: frozenset[int]) -> str:
+    """``panorama`` as JSON text: the cached aggregate's stored text with the open review count
+    appended, never parsed and serialised again (the API's cache-hit path)."""
     sel = q.select_lines(session, period, nodes)
     before = q.select_lines(session, period.last_year(), nodes)
     key = make_key("panorama", now=sel.key(), before=before.key())
-    data: dict[str, Any] = cached(key, lambda: _compute(session, sel, before))
-    data["open_reviews"] = {"count": open_review_items(session, nodes), "url": REVIEW_QUEUE}
-    return data
+    text = cached_text(key, lambda: _compute(session, sel, before))
+    reviews = json.dumps({"count": open_review_items(session, nodes), "url": REVIEW_QUEUE})
+    return f'{text[:-1]},"open_reviews":{reviews}}}'
 
 
 def open_review_items(session: Session, nodes: frozenset[int]) -> int:
@@ -42,10 +48,12 @@ def open_review_items(session: Session, nodes: frozenset[int]) -> int:
 
 
 def _compute(session: Session, sel: q.Selection, before: q.Selection) -> dict[str, Any]:
-    now, last = f.facts(session, sel), f.yearly(session, [before])  # last year: its months are enough
-    sums = f.total(now)
+    # Each figure sums the coarsest facts that still hold its key (see facts.run_facts).
+    nodes, terms, processes = (f.facts(session, sel, level) for level in ("node", "term", "process"))
+    last = f.yearly(session, [before])  # last year: its months are enough
+    sums = f.total(nodes)
     total = sums.net
-    per_month = f.sum_by(now, lambda r: r.month)
+    per_month = f.sum_by(nodes, lambda r: r.month)
     months = {m: s.net for m, s in per_month.items()}
     tonnes_by_month = {m: s.crude for m, s in per_month.items() if s.crude}
     last_months = {m: s.net for m, s in last.items()}
@@ -57,17 +65,17 @@ def _compute(session: Session, sel: q.Selection, before: q.Selection) -> dict[st
         "last_year": {**f.as_totals(last_sums), "run_ids": list(before.run_ids)},
         "trend": q.trend(months, last_months, sel.period),
         "by_category": q.with_shares([{"key": t, "name": TERM_NAMES.get(t, t), "value": s.net}
-                                      for t, s in f.sum_by(now, lambda r: r.term).items()], total),
+                                      for t, s in f.sum_by(terms, lambda r: r.term).items()], total),
         "by_process": q.with_shares([
             # The ids let a chart's bar open the ledger filtered to that plant and process.
             {"organization_id": o, "organization": on, "process_id": p, "name": pn or "—", "value": s.net}
-            for (o, on, p, pn), s in f.sum_by(now, lambda r: (r.organization_id, r.organization, r.process_id,
-                                                             r.process)).items()], total),
+            for (o, on, p, pn), s in f.sum_by(processes, lambda r: (r.organization_id, r.organization,
+                                                                   r.process_id, r.process)).items()], total),
         "by_subprocess": q.by_subprocess(session, sel, total),
         "by_organization": q.with_shares([{"id": o, "name": n, "value": s.net} for (o, n), s in f.sum_by(
-            now, lambda r: (r.organization_id, r.organization)).items()], total),
+            nodes, lambda r: (r.organization_id, r.organization)).items()], total),
         "top_sources": q.top_sources(session, sel, total),
         "intensity": q.intensity(total, sums.direct, sums.crude),
         "intensity_trend": q.intensity_trend(months, tonnes_by_month, sel.period),
-        "completeness": f.completeness(now, sel.period),
+        "completeness": f.completeness(nodes, sel.period),
     }

@@ -18,6 +18,7 @@ from sqlalchemy import and_, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from orgcarbon.accounting.models import AccountingRun, ResultLine
+from orgcarbon.analysis import pieces
 from orgcarbon.metamodel.models import Organization, Process, SubProcess
 
 LINE = ResultLine.__table__
@@ -112,32 +113,54 @@ def _request_memo() -> dict[str, Any] | None:
 
 
 def org_children(session: Session) -> dict[int | None, list[int]]:
-    """Each organisation node's children (``None``: the roots); read once per request."""
+    """Each organisation node's children (``None``: the roots); never mutate the answer.
+
+    Kept per process like the permissions (``permission_cache.derived``): the tree is one of the
+    security tables whose changes renew the stamp, so a new or moved node shows at once.
+    """
     memo = _request_memo()
     if memo is not None and "children" in memo:
         return memo["children"]  # type: ignore[no-any-return]
-    children: dict[int | None, list[int]] = {}
-    for node, parent in session.execute(select(ORG.c.id, ORG.c.parent_id)):
-        children.setdefault(parent, []).append(node)
+    from orgcarbon.security.permission_cache import derived
+
+    children: dict[int | None, list[int]] = derived(("analysis", "org_children"), lambda: _read_tree(session), session)
     if memo is not None:
         memo["children"] = children
     return children
 
 
+def _read_tree(session: Session) -> dict[int | None, list[int]]:
+    children: dict[int | None, list[int]] = {}
+    for node, parent in session.execute(select(ORG.c.id, ORG.c.parent_id)):
+        children.setdefault(parent, []).append(node)
+    return children
+
+
 def done_runs(session: Session, years: Iterable[int]) -> dict[int, list[tuple[int, int]]]:
-    """(run id, organisation id) of the ``done`` runs of each year, newest first; one query per request."""
-    wanted = set(years)
+    """(run id, organisation id) of the ``done`` runs of each year, newest first.
+
+    The whole list is kept per process like the organisation tree (``permission_cache.derived``:
+    storing, superseding or restating a run renews the stamp, so a new run counts at once).
+    """
     memo = _request_memo()
-    known: dict[int, list[tuple[int, int]]] = memo.setdefault("runs", {}) if memo is not None else {}
-    missing = sorted(wanted - set(known))
-    if missing:
-        found: dict[int, list[tuple[int, int]]] = {y: [] for y in missing}
-        for run_id, org_id, year in session.execute(
-                select(RUN.c.id, RUN.c.organization_id, RUN.c.year)
-                .where(RUN.c.year.in_(missing), RUN.c.status == "done").order_by(RUN.c.id.desc())):
-            found[int(year)].append((int(run_id), int(org_id)))
-        known.update(found)
-    return {y: known[y] for y in wanted}
+    if memo is not None and "runs" in memo:
+        runs: dict[int, list[tuple[int, int]]] = memo["runs"]
+    else:
+        from orgcarbon.security.permission_cache import derived
+
+        runs = derived(("analysis", "done_runs"), lambda: _read_runs(session), session)
+        if memo is not None:
+            memo["runs"] = runs
+    return {y: runs.get(y, []) for y in set(years)}
+
+
+def _read_runs(session: Session) -> dict[int, list[tuple[int, int]]]:
+    found: dict[int, list[tuple[int, int]]] = {}
+    for run_id, org_id, year in session.execute(
+            select(RUN.c.id, RUN.c.organization_id, RUN.c.year).where(RUN.c.status == "done")
+            .order_by(RUN.c.id.desc())):
+        found.setdefault(int(year), []).append((int(run_id), int(org_id)))
+    return found
 
 
 def wanted_nodes(session: Session, org_id: int | None, readable: Iterable[int] | None) -> frozenset[int]:
@@ -184,27 +207,54 @@ def _f(value: Any) -> float:
 
 
 def names(session: Session, table: Any, ids: Iterable[int | None]) -> dict[int, str]:
-    """``id → name`` of the rows of ``table`` (organisations, processes, sub-processes) among ``ids``."""
-    memo = _request_memo()
-    known: dict[int, str] = memo.setdefault(f"names:{table.name}", {}) if memo is not None else {}
+    """``id → name`` of the rows of ``table`` (organisations, processes, sub-processes) among ``ids``.
+
+    Kept in the piece store (``pieces.py``): only ids not seen in the last ten minutes are read.
+    """
     wanted = {i for i in ids if i is not None}
-    missing = sorted(wanted - set(known))
-    if missing:
-        known.update(session.execute(select(table.c.id, table.c.name).where(table.c.id.in_(missing))).all())
-    return {i: known[i] for i in wanted if i in known}
+
+    def load(keys: list[Any]) -> dict[Any, Any]:
+        found = dict(session.execute(select(table.c.id, table.c.name)
+                                     .where(table.c.id.in_(sorted(k[2] for k in keys)))).all())
+        return {k: found.get(k[2]) for k in keys}
+
+    got = pieces.store().get_many([("name", table.name, i) for i in wanted], load)
+    return {key[2]: name for key, name in got.items() if name is not None}
 
 
-def grouped(session: Session, sel: Selection, *columns: Any, where: Any = None) -> list[tuple[Any, ...]]:
-    """Signed tCO2 per ``columns`` within the selection: ``(*columns, net)`` rows, exactly as
-    ``where()`` would give, through ``runs_where()`` (see there) and ``keeps``."""
-    query = (select(LINE.c.run_id, LINE.c.organization_id, *columns, func.sum(LINE.c.net_tco2))
-             .where(sel.runs_where(), *(() if where is None else (where,)))
-             .group_by(LINE.c.run_id, LINE.c.organization_id, *columns))
+def grouped(session: Session, sel: Selection, *columns: Any, name: str, where: Any = None,
+            value: Any = None) -> list[tuple[Any, ...]]:
+    """Sum of ``value`` (default: signed tCO2) per node and ``columns`` within the selection:
+    ``(org, *columns, sum)`` rows, exactly as ``where()`` would give.
+
+    Each run's groups for the period's months are read once per process (``pieces.py``; ``name``
+    tells the groupings apart: one per ``columns``/``where``/``value``). The database reads only
+    runs not seen before, by run and month as ``runs_where()`` does (see there), and ``keeps``'
+    test picks each run's nodes.
+    """
+    period = sel.period
+    months = (period.year, period.month_from, period.month_to)
+    measure = func.sum(LINE.c.net_tco2 if value is None else value)
+
+    def load(keys: list[Any]) -> dict[Any, Any]:
+        runs = sorted(k[2] for k in keys)
+        query = (select(LINE.c.run_id, LINE.c.organization_id, *columns, measure)
+                 .where(LINE.c.run_id.in_(runs), LINE.c.month.in_(period.months),
+                        *(() if where is None else (where,)))
+                 .group_by(LINE.c.run_id, LINE.c.organization_id, *columns))
+        per_run: dict[int, list[tuple[Any, ...]]] = {r: [] for r in runs}
+        for run_id, *rest in session.execute(query):
+            per_run[int(run_id)].append((*rest[:-1], _f(rest[-1])))
+        return {k: per_run[k[2]] for k in keys}
+
+    got = pieces.store().get_many([(f"grouped:{name}", months, r) for r in sel.run_ids], load)
     out: dict[tuple[Any, ...], float] = {}
-    for run_id, org_id, *keys, net in session.execute(query):
-        if sel.keeps(run_id, org_id):
-            key = (org_id, *keys)
-            out[key] = out.get(key, 0.0) + _f(net)
+    for run_id, nodes in sel.slices:
+        wanted = frozenset(nodes)
+        for row in got[(f"grouped:{name}", months, run_id)]:
+            if row[0] in wanted:
+                key = row[:-1]
+                out[key] = out.get(key, 0.0) + row[-1]
     return [(*key, net) for key, net in out.items()]
 
 
@@ -217,7 +267,7 @@ def with_shares(rows: list[dict[str, Any]], total: float) -> list[dict[str, Any]
 
 def by_subprocess(session: Session, sel: Selection, total: float) -> list[dict[str, Any]]:
     """Signed tCO2 and contribution rate per sub-process (by process and sub-process name)."""
-    rows = grouped(session, sel, LINE.c.process_id, LINE.c.subprocess_id)
+    rows = grouped(session, sel, LINE.c.process_id, LINE.c.subprocess_id, name="subprocess")
     processes = names(session, PROC, (r[1] for r in rows))
     subs = names(session, SUB, (r[2] for r in rows))
     out: dict[tuple[str, str], float] = {}
@@ -229,7 +279,7 @@ def by_subprocess(session: Session, sel: Selection, total: float) -> list[dict[s
 
 def top_sources(session: Session, sel: Selection, total: float, limit: int = TOP_SOURCES) -> list[dict[str, Any]]:
     """The largest emitting sources: organisation, process, material and category, by tCO2."""
-    rows = grouped(session, sel, LINE.c.process_id, LINE.c.material, LINE.c.category)
+    rows = grouped(session, sel, LINE.c.process_id, LINE.c.material, LINE.c.category, name="source")
     orgs = names(session, ORG, (r[0] for r in rows))
     processes = names(session, PROC, (r[1] for r in rows))
     out: dict[tuple[str, str, str, str], float] = {}

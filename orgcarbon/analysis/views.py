@@ -12,13 +12,13 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
 
-from orgcarbon.analysis import benchmarks, intensity, params
+from orgcarbon.analysis import benchmarks, intensity, params, pieces
 from orgcarbon.analysis import cache as analysis_cache
 from orgcarbon.analysis.benchmark_views import BenchmarkView
 from orgcarbon.analysis.compare import Change, decompose, fetch, what_if
 from orgcarbon.analysis.export import download, workbook
 from orgcarbon.analysis.ledger import EXPORT_LIMIT, PAGE_SIZE, LedgerFilter, facets, lines
-from orgcarbon.analysis.panorama import panorama
+from orgcarbon.analysis.panorama import panorama, panorama_json
 from orgcarbon.analysis.queries import select_lines
 from orgcarbon.platform.extensions import db
 from orgcarbon.rules.model import CATEGORY_NAMES
@@ -114,7 +114,9 @@ class AnalysisApi(BaseApi):
             side = _side()
         except params.BadRequest as exc:
             return self._bad(exc)
-        return self.response(200, result=panorama(db.session, side.period, side.nodes))
+        # The cached aggregate's JSON text goes out as stored (see panorama_json).
+        body = '{"result":' + panorama_json(db.session, side.period, side.nodes) + "}"
+        return Response(body, status=200, content_type="application/json; charset=utf-8")
 
     @expose("/panorama/<chart>.xlsx", methods=["GET"])
     @protect()
@@ -328,6 +330,7 @@ def register_analysis(appbuilder: AppBuilder) -> None:
     """Attach the analysis cache, pages, menu entries and API."""
     # The ledger and comparison menu entries name the view, so ``init`` grants them with the area.
     analysis_cache.init_app(appbuilder.app)
+    pieces.init_app(appbuilder.app)     # per-run aggregates every selection is summed from
     category = {"category": "Analysis", "category_label": _l("Carbon analysis"), "category_icon": "fa-line-chart"}
     view = appbuilder.add_view(AnalysisView, "Carbon panorama", label=_l("Carbon panorama"), icon="fa-globe", **category)
     appbuilder.add_link("Carbon ledger", label=_l("Carbon ledger"), href="/analysis/ledger", icon="fa-book",

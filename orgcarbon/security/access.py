@@ -8,6 +8,10 @@
   API answers ``403 {"code": "password_change_required"}``.
 * **Refusals are security events**: every 403 answer is stored in the log with user, address
   and path.
+
+The allowlists, the password state and the data scope of a signed-in user come from the
+per-process permission cache (``permission_cache.grants_for``), so a request that passes asks the
+database nothing here; a login is still checked against the stored lists.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from werkzeug.security import check_password_hash
 
 from orgcarbon.security.ip_allowlist import decide_for_user
 from orgcarbon.security.logstore import security_event
-from orgcarbon.security.password_state import must_change_password
+from orgcarbon.security.permission_cache import grants_for, remember_scope
 
 LOGIN_ENDPOINTS = frozenset({"AuthDBView.login", "SecurityApi.login"})
 # Reachable whatever the checks say: static files, health, language, logout.
@@ -54,7 +58,11 @@ def _api_user() -> Any:
         identity = decode_token(header[7:].strip()).get("sub")
     except Exception:  # noqa: BLE001 - expired, forged or an API key: protect() answers later
         return None
-    return current_app.appbuilder.sm.load_user(identity) if identity else None  # type: ignore[attr-defined]
+    user = current_app.appbuilder.sm.load_user(identity) if identity else None  # type: ignore[attr-defined]
+    # Held for the request: the session's identity map keeps objects only while something refers
+    # to them, and FAB's own JWT check then finds the same user without a second query.
+    g._orgcarbon_api_user = user
+    return user
 
 
 def _request_user() -> Any:
@@ -95,12 +103,16 @@ def _check_login() -> Any:
 
 def _check_user(user: Any) -> Any:
     sm = current_app.appbuilder.sm  # type: ignore[attr-defined]
-    decision = decide_for_user(sm.session, user, request.remote_addr)
+    # Allowlists, password state and data scope come from the permission cache: no query at all
+    # while the user's entry is fresh (see permission_cache for how fresh).
+    grants = grants_for(sm, user)
+    decision = grants.ip_decision(request.remote_addr)
     if not decision.allowed:
         return _ip_refusal(user, request.remote_addr, decision.refused_by)
+    remember_scope(grants)
     if request.endpoint in PASSWORD_ENDPOINTS or "ResetMyPasswordView.this_form_get" not in current_app.view_functions:
         return None
-    if must_change_password(sm.session, user.id):
+    if grants.must_change_password:
         if request.path.startswith("/api/"):
             from orgcarbon.platform.errors import refusal
 

@@ -1,4 +1,5 @@
-"""orgcarbon's Flask-AppBuilder security manager: role seeding and per-user language."""
+"""orgcarbon's Flask-AppBuilder security manager: role seeding, per-user language, lockout, and FAB's
+permission checks answered from the per-process permission cache (``permission_cache.py``)."""
 
 from __future__ import annotations
 
@@ -13,10 +14,12 @@ from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_appbuilder.security.views import UserDBModelView
 from flask_appbuilder.security.views import UserStatsChartView as FabUserStatsChartView
 from flask_babel import lazy_gettext as _l
+from flask_jwt_extended import JWTManager
 
 from orgcarbon.security.lockout import LockPolicy, locked_until
 from orgcarbon.security.logstore import security_event
 from orgcarbon.security.password_views import ResetMyPasswordView, ResetPasswordView
+from orgcarbon.security.permission_cache import grants_for, public_permissions
 from orgcarbon.security.roles import (
     ADMIN_ROLE,
     READ,
@@ -25,6 +28,7 @@ from orgcarbon.security.roles import (
     SENSITIVE_PERMISSION,
     SENSITIVE_ROLES,
 )
+from orgcarbon.security.token_cache import VerifiedTokenJWTManager
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +58,13 @@ class UserStatsChartView(FabUserStatsChartView):
         return super().chart(group_by)
 
 
+class _Named:
+    """A role as FAB's built-in role check reads it: only its name."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
 class OrgcarbonSecurityManager(SecurityManager):
     """Security manager chosen through ``FAB_SECURITY_MANAGER_CLASS``."""
 
@@ -61,6 +72,13 @@ class OrgcarbonSecurityManager(SecurityManager):
     resetmypasswordview = ResetMyPasswordView
     resetpasswordview = ResetPasswordView
     userstatschartview = UserStatsChartView
+
+    def create_jwt_manager(self, app: Any) -> JWTManager:
+        """FAB's JWT manager, remembering verified tokens (``token_cache.py``)."""
+        jwt_manager = VerifiedTokenJWTManager()
+        jwt_manager.init_app(app)
+        jwt_manager.user_lookup_loader(self.load_user_jwt)
+        return jwt_manager
 
     def on_user_login(self, user: Any) -> None:
         """Restore the user's language, log the login, expire an old password."""
@@ -140,6 +158,36 @@ class OrgcarbonSecurityManager(SecurityManager):
 
         with acting_as(user.username, user.id):
             super().update_user_auth_stat(user, success)
+
+    # -- permission checks answered from the per-process cache (permission_cache.py) ----------
+
+    def is_item_public(self, permission_name: str, view_name: str) -> bool:
+        """FAB's check of the public role's permissions, without its two queries per call."""
+        return (permission_name, view_name) in public_permissions(self)
+
+    def _has_view_access(self, user: Any, permission_name: str, view_name: str) -> bool:
+        """FAB's rule (built-in roles by pattern, then the stored roles) over the cached grants."""
+        grants = grants_for(self, user)
+        if any(name in self.builtin_roles and self._has_access_builtin_roles(_Named(name), permission_name, view_name)
+               for name in grants.role_names):
+            return True
+        return (permission_name, view_name) in grants.permissions
+
+    def _get_user_permission_view_menus(self, user: Any, permission_name: str,
+                                        view_menus_name: list[str]) -> set[str]:
+        """The menu entries ``user`` (None: the public) may see, as FAB decides, from the cached grants."""
+        if user is not None and not getattr(user, "is_authenticated", False):
+            return super()._get_user_permission_view_menus(user, permission_name, view_menus_name)  # type: ignore[no-any-return]
+        if user is None:
+            names: tuple[str, ...] = (self.auth_role_public,)
+            pairs = public_permissions(self) if self.auth_role_public not in self.builtin_roles else frozenset()
+        else:
+            grants = grants_for(self, user)
+            names, pairs = grants.role_names, grants.permissions
+        result = {view for name in names if name in self.builtin_roles for view in view_menus_name or ()
+                  if self._has_access_builtin_roles(_Named(name), permission_name, view)}
+        result.update(view for perm, view in pairs if perm == permission_name)
+        return result
 
     # -- role seeding -------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from orgcarbon.security.audit import install_audit_listener
 from orgcarbon.security.encrypted import data_key_ring
 from orgcarbon.security.logstore import install_log_store
 from orgcarbon.security.password_state import install_password_listener
+from orgcarbon.security.permission_cache import init_app as init_permission_cache
 from orgcarbon.security.sso import auth_config
 
 SECURITY_HEADERS = {
@@ -34,6 +35,7 @@ def register_security(app: Flask) -> None:
     install_audit_listener()
     install_password_listener()
     install_log_store(app)                      # before the database: its flush runs after the session closes
+    init_permission_cache(app)                  # roles, permissions, IP lists, scope: seconds per process
     data_key_ring(app)                          # the field keys, from the key file or the environment
     app.config.update(auth_config(settings))    # local accounts, LDAP or OpenID Connect
     app.config.setdefault("FAB_PASSWORD_COMPLEXITY_VALIDATOR", _validator())
