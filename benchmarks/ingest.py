@@ -7,7 +7,10 @@ timestamp and nonce) and plain JSON (``ORGCARBON_API_PLAIN_CLIENTS``, loopback o
 the two kinds alternate so that the growing table weighs on both alike.
 
 The client seals its batches before the clock starts, as a separate machine would; the time
-sealing takes is printed too. Last line: one JSON object with the figures. Not a test.
+sealing takes is printed too. Wall-clock rates depend on whatever else runs on the machine, so the
+CPU time of the gunicorn workers, the PostgreSQL backends (``/proc``) and the client itself is
+printed per batch and kind, with the rate that many idle cores would sustain. Last line: one JSON
+object with the wall-clock figures. Not a test.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import argparse
 import http.client
 import json
 import os
+import resource
 import shutil
 import socket
 import subprocess
@@ -154,6 +158,25 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def reference_loop_ms() -> float:
+    """CPU milliseconds of a fixed pure-Python loop (best of 3): how fast this machine runs Python,
+    so that figures from different machines can be compared."""
+    best = float("inf")
+    for _ in range(3):
+        started = time.process_time()
+        total = 0
+        for i in range(1_000_000):
+            total += i
+        best = min(best, time.process_time() - started)
+    return best * 1000
+
+
+def own_cpu_seconds() -> float:
+    """User + system CPU seconds of this process (the client threads) so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def server_pids(server: subprocess.Popen[bytes]) -> list[int]:
     """The gunicorn workers (children of the master)."""
     children = Path(f"/proc/{server.pid}/task/{server.pid}/children")
@@ -259,15 +282,19 @@ def main() -> None:
         run_round(port, sealed[:per], secure_headers, args.threads)
         run_round(port, plain[:per], plain_headers, args.threads)
         workers, backends = server_pids(server), database_pids(database_url)
-        pids = workers + backends
-        secure_s = plain_s = secure_cpu = plain_cpu = database_cpu = 0.0
+        cpu = {kind: {"server": 0.0, "database": 0.0, "client": 0.0} for kind in ("sealed", "plain")}
+        secure_s = plain_s = 0.0
         for r in range(1, args.rounds + 1):
-            cpu, db_cpu = cpu_seconds(pids), cpu_seconds(backends)
-            secure_s += run_round(port, sealed[r * per:(r + 1) * per], secure_headers, args.threads)
-            middle = cpu_seconds(pids)
-            plain_s += run_round(port, plain[r * per:(r + 1) * per], plain_headers, args.threads)
-            secure_cpu, plain_cpu = secure_cpu + middle - cpu, plain_cpu + cpu_seconds(pids) - middle
-            database_cpu += cpu_seconds(backends) - db_cpu
+            for kind, bodies_of_kind, headers in (("sealed", sealed, secure_headers), ("plain", plain, plain_headers)):
+                before = (cpu_seconds(workers), cpu_seconds(backends), own_cpu_seconds())
+                elapsed = run_round(port, bodies_of_kind[r * per:(r + 1) * per], headers, args.threads)
+                after = (cpu_seconds(workers), cpu_seconds(backends), own_cpu_seconds())
+                for part, start, end in zip(("server", "database", "client"), before, after, strict=True):
+                    cpu[kind][part] += end - start
+                if kind == "sealed":
+                    secure_s += elapsed
+                else:
+                    plain_s += elapsed
         batches = args.rounds * per
         readings = batches * args.size
         secure_rate, plain_rate = readings / secure_s, readings / plain_s
@@ -278,15 +305,22 @@ def main() -> None:
               f"{readings:,} readings per kind; load average {load:.1f} on {cores} CPUs")
         print(f"sealed:  {secure_rate:10,.0f} readings/s   ({secure_s * 1000 / batches:.1f} ms per batch)")
         print(f"plain:   {plain_rate:10,.0f} readings/s   ({plain_s * 1000 / batches:.1f} ms per batch)")
-        print(f"client sealing (not timed above): {seal_ms:.1f} ms per batch")
-        if pids and secure_cpu and plain_cpu:
-            # CPU time of the gunicorn workers and the PostgreSQL backends per batch: what the two
-            # kinds cost whatever else runs on the machine, and what idle cores could sustain.
-            print(f"server + database CPU per batch: sealed {secure_cpu * 1000 / batches:.1f} ms, "
-                  f"plain {plain_cpu * 1000 / batches:.1f} ms (overhead {secure_cpu / plain_cpu - 1:+.1%}; "
-                  f"PostgreSQL {database_cpu * 500 / batches:.1f} ms of each); "
-                  f"{cores} idle cores: ≈{cores * readings / secure_cpu:,.0f} readings/s sealed, "
-                  f"≈{cores * readings / plain_cpu:,.0f} plain")
+        print(f"client sealing (not timed above): {seal_ms:.1f} ms per batch; "
+              f"reference loop (10^6 additions): {reference_loop_ms():.0f} ms of CPU")
+        if workers:
+            # CPU time per batch of the gunicorn workers, the PostgreSQL backends and this client:
+            # what the two kinds cost whatever else runs on the machine, and what idle cores could
+            # sustain (every process of the benchmark shares them).
+            for kind in ("sealed", "plain"):
+                parts = {part: seconds * 1000 / batches for part, seconds in cpu[kind].items()}
+                total = sum(parts.values())
+                projected = f"≈{cores * args.size * 1000 / total:,.0f} readings/s" if total else "n/a"
+                database = f"PostgreSQL {parts['database']:.1f} ms" if backends else "SQLite inside the server"
+                print(f"CPU per batch, {kind}: server {parts['server']:.1f} ms, {database}, "
+                      f"client {parts['client']:.1f} ms = {total:.1f} ms; {cores} idle cores: {projected}")
+            sealed_cpu, plain_cpu = sum(cpu["sealed"].values()), sum(cpu["plain"].values())
+            if plain_cpu:
+                print(f"crypto overhead in CPU: {sealed_cpu / plain_cpu - 1:+.1%}")
         print(json.dumps({"benchmark": "ingest", "readings_per_s_secure": round(secure_rate),
                           "readings_per_s_plain": round(plain_rate), "crypto_overhead": round(overhead, 3)}))
     finally:

@@ -3,7 +3,8 @@
 Pure Python (no Flask, no database): a body is a dict, the result is a list of staging rows or a
 ``SchemaError`` listing every problem with its position (``readings[3].quantity``) in Chinese.
 Unknown keys are refused so that a misspelt field is not silently dropped; free-form extras go
-into ``attributes`` and are kept with the row.
+into ``attributes`` and are kept with the row. The body itself is kept once per batch (``st_batch``),
+so a row does not carry a copy of its reading.
 """
 
 from __future__ import annotations
@@ -76,49 +77,76 @@ def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _common(item: Any, where: str, allowed: frozenset[str], errors: _Errors) -> dict[str, Any] | None:
+_NAME_FIELDS = (("organization", False, 200), ("sub_process", True, 200), ("material", True, 200),
+                ("unit", True, 32))
+
+
+def _names(given: tuple[Any, ...], item: Mapping[str, Any], where: str, errors: _Errors,
+           seen: dict[tuple[Any, ...], tuple[str | None, ...]]) -> tuple[str | None, ...]:
+    """The four names of an item, stripped and checked; a batch repeats few combinations, so each
+    valid combination is checked once (``seen``)."""
+    try:
+        found = seen.get(given)
+    except TypeError:  # a list or object where a name belongs: checked (and refused) below
+        found = None
+    if found is not None:
+        return found
+    count = len(errors)
+    found = tuple(_text(item, name, where, errors, required, limit) for name, required, limit in _NAME_FIELDS)
+    if len(errors) == count and all(type(part) is str or part is None for part in given):
+        seen[given] = found
+    return found
+
+
+def _common(item: Any, where: str, allowed: frozenset[str], errors: _Errors,
+            seen: dict[tuple[Any, ...], tuple[str | None, ...]]) -> dict[str, Any] | None:
     """Checks shared by readings and activity records; None when the item is unusable."""
-    if not isinstance(item, dict):
+    if type(item) is not dict:
         errors.add(where, "应为对象")
         return None
-    extra = item.keys() - allowed
-    if extra:
-        errors.add(f"{where}.{sorted(extra)[0]}", "未知字段（自定义内容请放在 attributes 中）")
-    row: dict[str, Any] = {
-        "organization": _text(item, "organization", where, errors, False),
-        "sub_process": _text(item, "sub_process", where, errors, True),
-        "material": _text(item, "material", where, errors, True),
-        "unit": _text(item, "unit", where, errors, True, limit=32),
-    }
-    quantity = item.get("quantity")
-    if not _number(quantity):
+    if not item.keys() <= allowed:
+        errors.add(f"{where}.{sorted(item.keys() - allowed)[0]}", "未知字段（自定义内容请放在 attributes 中）")
+    get = item.get
+    organization, sub_process, material, unit = _names(
+        (get("organization"), get("sub_process"), get("material"), get("unit")), item, where, errors, seen)
+    quantity = get("quantity")
+    if not (type(quantity) is float or type(quantity) is int or _number(quantity)):
         errors.add(f"{where}.quantity", "必填，应为数字" if quantity is None else "应为数字")
-    row["quantity"] = quantity
-    parameters = item.get("parameters")
+    row: dict[str, Any] = {"organization": organization, "sub_process": sub_process, "material": material,
+                           "unit": unit, "quantity": quantity}
+    parameters = get("parameters")
     if parameters is not None:
-        if not isinstance(parameters, dict):
-            errors.add(f"{where}.parameters", "应为对象")
-        else:
-            for name, value in parameters.items():
-                if name not in PARAMETERS:
-                    errors.add(f"{where}.parameters.{name}", "未知参数，可用：" + "、".join(PARAMETERS))
-                elif value is not None and not _number(value):
-                    errors.add(f"{where}.parameters.{name}", "应为数字")
-                else:
-                    row[name] = value
-    tags = item.get("tags")
+        _parameters(parameters, where, errors, row)
+    tags = get("tags")
     if tags is not None:
-        if not isinstance(tags, list) or len(tags) > 20 or not all(isinstance(t, str) and t for t in tags):
+        if type(tags) is not list or len(tags) > 20 or not all(type(t) is str and t for t in tags):
             errors.add(f"{where}.tags", "应为不超过 20 个非空文本的列表")
         else:
             row["tags"] = tags
-    if item.get("attributes") is not None and not isinstance(item["attributes"], dict):
-        errors.add(f"{where}.attributes", "应为对象")
-    given_id = item.get("id")
+    attributes = get("attributes")
+    if attributes is not None:
+        if not isinstance(attributes, dict):
+            errors.add(f"{where}.attributes", "应为对象")
+        elif attributes:
+            row["attributes"] = attributes  # kept with the staged row (st_row.raw)
+    given_id = get("id")
     if given_id is not None and (not isinstance(given_id, str) or not _KEY.match(given_id)):
         errors.add(f"{where}.id", "应为 1–128 个字母、数字或 . _ : ~ - 组成的文本")
-    row["raw"] = item
     return row
+
+
+def _parameters(parameters: Any, where: str, errors: _Errors, row: dict[str, Any]) -> None:
+    """The ``parameters`` object: known names, numbers; copied into ``row``."""
+    if not isinstance(parameters, dict):
+        errors.add(f"{where}.parameters", "应为对象")
+        return
+    for name, value in parameters.items():
+        if name not in PARAMETERS:
+            errors.add(f"{where}.parameters.{name}", "未知参数，可用：" + "、".join(PARAMETERS))
+        elif value is not None and not (type(value) is float or type(value) is int or _number(value)):
+            errors.add(f"{where}.parameters.{name}", "应为数字")
+        else:
+            row[name] = value
 
 
 def _record_key(client_id: str, item: Mapping[str, Any], natural: tuple[Any, ...]) -> str:
@@ -153,19 +181,27 @@ def parse_readings(body: Any, client_id: str) -> IngestBatch:
     errors = _Errors()
     key, items = _envelope(body, "readings", errors)
     rows = []
+    seen: dict[tuple[Any, ...], tuple[str | None, ...]] = {}
+    prefix = f"{client_id}/"
     for i, item in enumerate(items):
         where = f"readings[{i}]"
-        row = _common(item, where, READING_KEYS, errors)
+        row = _common(item, where, READING_KEYS, errors, seen)
         if row is None:
             continue
         moment = item.get("time")
-        if not isinstance(moment, str):
+        if type(moment) is not str:
             errors.add(f"{where}.time", "必填，应为 ISO 8601 时间文本")
         else:
             try:
                 row["time"] = datetime.fromisoformat(moment)
             except ValueError:
                 errors.add(f"{where}.time", f"“{moment[:40]}”不是 ISO 8601 时间，如 2025-03-01T08:00:00+08:00")
+            if not item.get("id"):  # the common case of _record_key, without the generic join
+                key_text = f"{prefix}{row['organization'] or ''}|{row['sub_process'] or ''}|{row['material'] or ''}|{moment}"
+                if len(key_text) <= 200:
+                    row["record_key"] = key_text
+                    rows.append(row)
+                    continue
         row["record_key"] = _record_key(
             client_id, item, (row["organization"], row["sub_process"], row["material"], moment)
         )
@@ -180,9 +216,10 @@ def parse_activity(body: Any, client_id: str) -> IngestBatch:
     errors = _Errors()
     key, items = _envelope(body, "records", errors)
     rows = []
+    seen: dict[tuple[Any, ...], tuple[str | None, ...]] = {}
     for i, item in enumerate(items):
         where = f"records[{i}]"
-        row = _common(item, where, ACTIVITY_KEYS, errors)
+        row = _common(item, where, ACTIVITY_KEYS, errors, seen)
         if row is None:
             continue
         month = item.get("month")

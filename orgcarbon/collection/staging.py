@@ -3,8 +3,13 @@
 Every producer (the HTTPS API, connector runs, package and Excel imports) calls
 :func:`stage_batch` inside its own transaction. Names are resolved to ids within the allowed
 organisation subtree; rows whose names do not resolve are returned as rejected with a Chinese
-reason and not written. Rows are bulk inserted with one Core ``executemany`` (the audit listener
-sees ORM flushes only), so the batch itself is recorded with one audit entry.
+reason and not written. Rows are bulk inserted (binary ``COPY`` on PostgreSQL, one Core
+``executemany`` elsewhere; the audit listener sees ORM flushes only), so the batch itself is
+recorded with one audit entry.
+
+``st_row`` has no foreign keys on the ids written here (docs/scaling-storage.md): organisation,
+sub-process and material ids come from the name index read in this transaction, and the connector
+or API client id given by the caller is checked once per batch.
 
 Idempotency: ``(source, record_key)`` identifies a record. A record sent again with the same
 values is counted as a duplicate and not staged twice; with changed values it replaces the staged
@@ -16,16 +21,17 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from orgcarbon.collection.names import NameIndex, Unresolved, load_index
+from orgcarbon.collection.staging_sql import existing_rows, insert_rows
 from orgcarbon.quality.models import StagingRow
 
 __all__ = ["CHINA_TIME", "RejectedRecord", "StageResult", "stage_batch", "staging_scope"]
@@ -33,6 +39,7 @@ __all__ = ["CHINA_TIME", "RejectedRecord", "StageResult", "stage_batch", "stagin
 # Months are calendar months in China Standard Time (no daylight saving): a reading taken at
 # 23:30 on 31 March in Beijing belongs to March whatever offset it was sent with.
 CHINA_TIME = timezone(timedelta(hours=8))
+_CHINA_OFFSET = timedelta(hours=8)
 PARAMETERS = ("ncv", "carbon_content", "oxidation_factor", "purity", "ef")
 KNOWN = frozenset(
     {
@@ -43,8 +50,8 @@ KNOWN = frozenset(
     }
 )
 COMPARED = ("organization_id", "subprocess_id", "material_id", "month", "quantity", "unit", *PARAMETERS)
+_PARAMETER_SET = frozenset(PARAMETERS)
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
-_CHUNK = 900  # keys per IN (...) lookup; below every database's parameter limit
 TABLE = StagingRow.__table__
 
 
@@ -161,18 +168,20 @@ def staging_scope(
     """(allowed subtree roots or None for all, default organisation) of a writer.
 
     An explicit organisation wins, then the connector's, then the API client's, then the user's
-    writable scope; a caller with none of them (CLI, trusted task) may write anywhere.
+    writable scope; a caller with none of them (CLI, trusted task) may write anywhere. Raises
+    ``ValueError`` for a connector or API client id that does not exist.
     """
     from orgcarbon.collection.models import ApiClient, ConnectorInstance
 
-    if organization_id is None and connector_id is not None:
-        organization_id = session.scalar(
-            select(ConnectorInstance.organization_id).where(ConnectorInstance.id == connector_id)
-        )
-    if organization_id is None and api_client_id is not None:
-        organization_id = session.scalar(
-            select(ApiClient.organization_id).where(ApiClient.id == api_client_id)
-        )
+    # st_row has no foreign keys on these ids: an id that names nothing is a programming error.
+    for model, given in ((ConnectorInstance, connector_id), (ApiClient, api_client_id)):
+        if given is None:
+            continue
+        owner = session.scalar(select(model.organization_id).where(model.id == given))
+        if owner is None:
+            raise ValueError(f"{model.__tablename__}.id={given} does not exist")
+        if organization_id is None:
+            organization_id = owner
     if organization_id is not None:
         return [organization_id], organization_id
     if user is not None:
@@ -214,91 +223,47 @@ def _names(row: Mapping[str, Any], index: NameIndex, cache: dict[Any, Any]) -> t
     return found  # type: ignore[no-any-return]
 
 
-def _resolve(row: Mapping[str, Any], index: NameIndex, cache: dict[Any, Any]) -> dict[str, Any]:
-    """Resolved, typed column values of one row; raises ``Unresolved`` with the reason."""
-    org_id, sub_id, material_id, unit = _names(row, index, cache)
-    quantity = _number(row.get("quantity"), "数量")
+def _resolve(row: Mapping[str, Any], index: NameIndex, cache: dict[Any, Any], base: dict[str, Any]) -> dict[str, Any]:
+    """The ``st_row`` values of one row (``base`` plus its own); raises ``Unresolved`` with the reason."""
+    get = row.get
+    values = base.copy()
+    values["organization_id"], values["subprocess_id"], values["material_id"], values["unit"] = _names(
+        row, index, cache)
+    quantity = _number(get("quantity"), "数量")
     if quantity is None:
         raise Unresolved("缺少数量")
-    moment = _moment(row.get("time"))
-    month = row.get("month")
-    if _missing(month):
+    values["quantity"] = quantity
+    moment = values["timestamp"] = _moment(get("time"))
+    month = get("month")
+    if month is None or _missing(month):
         if moment is None:
             raise Unresolved("缺少时间或月份")
-        local = moment.astimezone(CHINA_TIME)
+        local = moment + _CHINA_OFFSET  # UTC → China Standard Time (the month is all we need)
         month = f"{local.year:04d}-{local.month:02d}"
     elif not isinstance(month, str) or not _MONTH.match(month):
         raise Unresolved(f"月份“{month}”应为 YYYY-MM")
-    category = _text(row.get("category"))
-    if category is not None and len(category) > 32:
-        raise Unresolved("排放类别过长")
-    tags = row.get("tags")
-    values = {
-        "organization_id": org_id, "subprocess_id": sub_id, "material_id": material_id,
-        "quantity": quantity, "unit": unit, "timestamp": moment, "month": month,
-        "category": category, "tags": None if tags is None else _tags(tags),
-    }
-    for name in PARAMETERS:
-        value = row.get(name)
+    values["month"] = month
+    category = get("category")
+    if category is not None:
+        category = _text(category)
+        if category is not None and len(category) > 32:
+            raise Unresolved("排放类别过长")
+    values["category"] = category
+    tags = get("tags")
+    if tags is not None:
+        # Readings of a batch repeat a few tag lists: join each list once.
+        tags_key = tuple(tags) if type(tags) is list else tags
+        try:
+            tags = cache[("tags", tags_key)]
+        except KeyError:
+            tags = cache[("tags", tags_key)] = _tags(tags)
+        except TypeError:  # unhashable members: no cache
+            tags = _tags(tags)
+    values["tags"] = tags
+    for name in _PARAMETER_SET.intersection(row.keys()):  # ``base`` holds None for the others
+        value = row[name]
         values[name] = None if value is None else _number(value, name)
     return values
-
-
-def _existing(session: Session, source: str, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
-    found: dict[str, dict[str, Any]] = {}
-    columns = [TABLE.c.record_key, TABLE.c.id, TABLE.c.status, *(TABLE.c[c] for c in COMPARED)]
-    if session.get_bind().dialect.name == "postgresql":
-        # One array parameter instead of an IN list: planned once, hashed lookup, any batch size.
-        from sqlalchemy import String, any_
-        from sqlalchemy.dialects.postgresql import ARRAY
-
-        conditions = [TABLE.c.record_key == any_(bindparam("keys", list(keys), type_=ARRAY(String)))]
-    else:
-        conditions = [TABLE.c.record_key.in_(keys[i : i + _CHUNK]) for i in range(0, len(keys), _CHUNK)]
-    for condition in conditions:
-        query = select(*columns).where(TABLE.c.source == source, condition)
-        for row in session.execute(query).mappings():
-            found[row["record_key"]] = dict(row)
-    return found
-
-
-def _copy_type(column: Any) -> str:
-    """The PostgreSQL type name of a column for a binary ``COPY``."""
-    from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, Integer
-
-    kind = column.type
-    for sql_type, name in ((BigInteger, "int8"), (Integer, "int4"), (Float, "float8"), (DateTime, "timestamptz"),
-                           (JSON, "json"), (Boolean, "bool")):
-        if isinstance(kind, sql_type):
-            return name
-    return "text"
-
-
-def _insert(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Bulk insert: binary ``COPY`` on PostgreSQL (same connection and transaction), else one
-    Core ``executemany``."""
-    connection = session.connection()
-    if connection.dialect.name != "postgresql":
-        connection.execute(insert(TABLE), rows)
-        return
-    import functools
-    import json
-
-    from psycopg.types.json import Json
-
-    dumps = functools.partial(json.dumps, ensure_ascii=False, default=str)
-    columns = [c for c in TABLE.columns if c.name != "id"]
-    names = [c.name for c in columns]
-    json_at = names.index("raw")
-    raw = connection.connection.dbapi_connection
-    statement = f"COPY {TABLE.name} ({', '.join(names)}) FROM STDIN (FORMAT BINARY)"
-    with raw.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
-        copy.set_types([_copy_type(c) for c in columns])
-        for row in rows:
-            values = [row[name] for name in names]
-            if values[json_at] is not None:
-                values[json_at] = Json(values[json_at], dumps)
-            copy.write_row(values)
 
 
 def _same(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
@@ -313,12 +278,68 @@ def _same(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
 
 
 def _raw(row: Mapping[str, Any]) -> dict[str, Any] | None:
+    """What a row carries beyond the columns (a mapping's derived fields, API ``attributes``)."""
     given = row.get("raw")
     if isinstance(given, dict):
         return given
+    if row.keys() <= KNOWN:  # the common case: nothing beyond the columns
+        return None
     extra = {k: v for k, v in row.items() if k not in KNOWN and not _missing(v)}
-    # Derived fields of a mapping (numbers) are kept with the row; they are not columns.
     return {k: (v.item() if hasattr(v, "item") else v) for k, v in extra.items()} or None
+
+
+def _prepare(rows: list[Mapping[str, Any]], index: NameIndex, base: dict[str, Any],
+             now: datetime) -> tuple[dict[str, dict[str, Any]], list[RejectedRecord]]:
+    """Each row's ``st_row`` values by record key (the last of repeated keys), and the rejected rows."""
+    rejected: list[RejectedRecord] = []
+    by_key: dict[str, dict[str, Any]] = {}
+    cache: dict[Any, Any] = {}
+    for position, row in enumerate(rows, start=1):
+        key = row.get("record_key")
+        if type(key) is not str or not key or key != key.strip():  # the common case is a clean str
+            key = _text(key)
+        reference = row.get("reference")
+        if reference is not None:
+            reference = (_text(reference) or "")[:300] or None
+        if key is None or len(key) > 200:
+            rejected.append(RejectedRecord(key or "", reference or "", "记录键为空或超过 200 个字符"))
+            continue
+        try:
+            values = _resolve(row, index, cache, base)
+        except Unresolved as exc:
+            rejected.append(RejectedRecord(key, reference or "", str(exc)))
+            continue
+        received = row.get("received_at")
+        number = row.get("row")
+        values["record_key"] = key
+        values["reference"] = reference
+        values["received_at"] = now if received is None else (_moment(received) or now)
+        values["row"] = position if number is None or _missing(number) else int(number)
+        values["raw"] = _raw(row)
+        by_key[key] = values
+    return by_key, rejected
+
+
+def _split(by_key: dict[str, dict[str, Any]], existing: dict[str, dict[str, Any]],
+           rejected: list[RejectedRecord]) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
+    """(rows to insert, rows to update, duplicates) against the rows already staged."""
+    if not existing:  # the common case: every key is new
+        return list(by_key.values()), [], 0
+    inserts, updates, duplicates = [], [], 0
+    for key, values in by_key.items():
+        old = existing.get(key)
+        if old is None:
+            inserts.append(values)
+        elif _same(old, values):
+            duplicates += 1
+        elif old["status"] == "new":
+            updates.append({"_id": old["id"], **values})
+        else:
+            rejected.append(RejectedRecord(
+                key, values["reference"] or "",
+                f"记录已进入后续处理（状态 {old['status']}），数值变更未写入暂存区",
+            ))
+    return inserts, updates, duplicates
 
 
 def stage_batch(
@@ -341,56 +362,21 @@ def stage_batch(
         organization_id=organization_id,
     )
     index = load_index(session, roots, default_org)
-    now = datetime.now(UTC)
     base = {
         "source": source, "connector_id": connector_id, "api_client_id": api_client_id,
         "import_id": import_id, "batch_id": batch_id, "request_id": request_id,
         "user_id": getattr(user, "id", None), "binding_id": None, "status": "new", "activity_id": None,
+        **dict.fromkeys(PARAMETERS),
     }
-    rejected: list[RejectedRecord] = []
-    by_key: dict[str, dict[str, Any]] = {}
-    cache: dict[Any, Any] = {}
-    for position, row in enumerate(rows, start=1):
-        key = _text(row.get("record_key"))
-        reference = (_text(row.get("reference")) or "")[:300]
-        if key is None or len(key) > 200:
-            rejected.append(RejectedRecord(key or "", reference, "记录键为空或超过 200 个字符"))
-            continue
-        try:
-            values = _resolve(row, index, cache)
-        except Unresolved as exc:
-            rejected.append(RejectedRecord(key, reference, str(exc)))
-            continue
-        received = _moment(row.get("received_at")) or now
-        number = row.get("row")
-        by_key[key] = {
-            **base, **values, "record_key": key, "reference": reference or None,
-            "received_at": received, "row": position if _missing(number) else int(number),
-            "raw": _raw(row),
-        }
+    by_key, rejected = _prepare(rows, index, base, datetime.now(UTC))
     duplicates = len(rows) - len(rejected) - len(by_key)  # repeated keys within the batch
-
-    existing = _existing(session, source, list(by_key))
-    inserts, updates = [], []
-    for key, values in by_key.items():
-        old = existing.get(key)
-        if old is None:
-            inserts.append(values)
-        elif _same(old, values):
-            duplicates += 1
-        elif old["status"] == "new":
-            updates.append({"_id": old["id"], **values})
-        else:
-            rejected.append(RejectedRecord(
-                key, values["reference"] or "",
-                f"记录已进入后续处理（状态 {old['status']}），数值变更未写入暂存区",
-            ))
+    inserts, updates, known = _split(by_key, existing_rows(session, source, list(by_key), COMPARED), rejected)
     if inserts:
-        _insert(session, inserts)
+        insert_rows(session, inserts)
     if updates:
         statement = update(TABLE).where(TABLE.c.id == bindparam("_id"))
         session.connection().execute(statement, updates)
-    result = StageResult(batch_id, len(rows), len(inserts), len(updates), duplicates, tuple(rejected))
+    result = StageResult(batch_id, len(rows), len(inserts), len(updates), duplicates + known, tuple(rejected))
     if result.accepted:
         _audit(session, result, source, connector_id, api_client_id, import_id, request_id,
                sorted({v["organization_id"] for v in [*inserts, *updates]}))

@@ -1,4 +1,4 @@
-"""Staging rows with provenance, quality rules as versioned data, quality runs and their findings."""
+"""Staging rows with provenance and the API batches they came in, quality rules as versioned data, quality runs and their findings."""
 
 from __future__ import annotations
 
@@ -13,11 +13,13 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
+    text,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, foreign, mapped_column, relationship
 
 from orgcarbon.metamodel.models import Organization
 from orgcarbon.security.models import utcnow  # one clock for every table
@@ -26,31 +28,41 @@ from orgcarbon.security.models import utcnow  # one clock for every table
 class StagingRow(Model):
     """One incoming value as it arrived, with where it came from (spec 6.2.3 traceability).
 
-    Written in bulk (Core inserts) by the API, connectors and package imports; cleaning and
-    validation read it; monthly aggregation promotes it into ``mm_activity`` (``activity_id``).
+    Written in bulk (binary ``COPY`` on PostgreSQL) by the API, connectors and package imports;
+    cleaning and validation read it; monthly aggregation promotes it into ``mm_activity``
+    (``activity_id``). The ids that the writer fills for every row (organisation, sub-process,
+    material, API client, connector) carry no foreign key: they come from the writer's name index
+    or the authenticated caller, read in the same transaction, and a per-row referential check
+    cost more than half of the database's work per batch (docs/scaling-storage.md). Only the
+    indexes that queries use are kept.
     """
 
     __tablename__ = "st_row"
     __table_args__ = (
-        Index("ix_st_row_org_month", "organization_id", "month"),
-        Index("ix_st_row_source_key", "source", "record_key"),
+        Index("ix_st_row_org_month", "organization_id", "month"),  # cleaning, promotion, quality frames
+        Index("ix_st_row_source_key", "source", "record_key"),  # the writer's duplicate look-up
+        # Partial: rows of the API (no connector) and new rows (not yet promoted) add no entry.
+        Index("ix_st_row_connector", "connector_id", postgresql_where=text("connector_id IS NOT NULL"),
+              sqlite_where=text("connector_id IS NOT NULL")),
+        Index("ix_st_row_activity", "activity_id", postgresql_where=text("activity_id IS NOT NULL"),
+              sqlite_where=text("activity_id IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     source: Mapped[str] = mapped_column(String(16))  # api | odata | mqtt | files | package | excel | form
-    connector_id: Mapped[int | None] = mapped_column(ForeignKey("cn_connector.id"), index=True)
-    api_client_id: Mapped[int | None] = mapped_column(ForeignKey("cn_api_client.id"), index=True)
-    import_id: Mapped[int | None] = mapped_column(ForeignKey("fm_import.id"), index=True)
-    batch_id: Mapped[str] = mapped_column(String(64), index=True)
-    request_id: Mapped[str | None] = mapped_column(String(64))  # idempotency key or nonce of the API call
-    reference: Mapped[str | None] = mapped_column(String(300))  # file#row, entity URI, topic#mid
+    connector_id: Mapped[int | None] = mapped_column(Integer)  # cn_connector.id (checked by the writer)
+    api_client_id: Mapped[int | None] = mapped_column(Integer)  # cn_api_client.id (the authenticated caller)
+    import_id: Mapped[int | None] = mapped_column(ForeignKey("fm_import.id"))
+    batch_id: Mapped[str] = mapped_column(String(64))  # API batches: st_batch holds the body as received
+    request_id: Mapped[str | None] = mapped_column(String(128))  # idempotency key or nonce of the API call
+    reference: Mapped[str | None] = mapped_column(String(300))  # file#row, entity URI, topic#mid, api:client:key#n
     record_key: Mapped[str | None] = mapped_column(String(200))  # stable across re-sends
     row: Mapped[int | None] = mapped_column(Integer)
     received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id"))
-    organization_id: Mapped[int | None] = mapped_column(ForeignKey("mm_organization.id"))
-    subprocess_id: Mapped[int | None] = mapped_column(ForeignKey("mm_subprocess.id"))
-    material_id: Mapped[int | None] = mapped_column(ForeignKey("mm_material.id"))
+    organization_id: Mapped[int | None] = mapped_column(Integer)  # mm_organization.id (name index)
+    subprocess_id: Mapped[int | None] = mapped_column(Integer)  # mm_subprocess.id (name index)
+    material_id: Mapped[int | None] = mapped_column(Integer)  # mm_material.id (name index)
     binding_id: Mapped[int | None] = mapped_column(ForeignKey("mm_binding.id"))
     category: Mapped[str | None] = mapped_column(String(32))
     month: Mapped[str | None] = mapped_column(String(7))
@@ -63,11 +75,36 @@ class StagingRow(Model):
     purity: Mapped[float | None] = mapped_column(Float)
     ef: Mapped[float | None] = mapped_column(Float)
     tags: Mapped[str | None] = mapped_column(String(300))  # comma-separated
-    status: Mapped[str] = mapped_column(String(16), default="new", index=True)  # new|cleaned|rejected|promoted
+    status: Mapped[str] = mapped_column(String(16), default="new")  # new|cleaned|rejected|promoted
     activity_id: Mapped[int | None] = mapped_column(ForeignKey("mm_activity.id"))
-    raw: Mapped[dict[str, object] | None] = mapped_column(JSON)  # the payload as received
+    raw: Mapped[dict[str, object] | None] = mapped_column(JSON)  # extras not in columns (API: attributes)
 
-    organization: Mapped[Organization | None] = relationship()
+    organization: Mapped[Organization | None] = relationship(
+        primaryjoin=lambda: foreign(StagingRow.organization_id) == Organization.id, viewonly=True
+    )
+
+
+class StagingBatch(Model):
+    """The body of one accepted API batch exactly as received (zlib-compressed JSON).
+
+    Kept once per batch instead of a JSON copy of every reading in ``st_row.raw``: a staged row
+    finds its original reading through ``batch_id`` and the position in its ``reference``
+    (``api:<client>:<key>#<n>`` is ``readings[n-1]``), and ``body_sm3`` proves the body unchanged
+    (the same digest as the idempotency record's ``request_sm3``).
+    """
+
+    __tablename__ = "st_batch"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(16))
+    batch_id: Mapped[str] = mapped_column(String(64), index=True)
+    api_client_id: Mapped[int | None] = mapped_column(ForeignKey("cn_api_client.id"))
+    request_id: Mapped[str | None] = mapped_column(String(128))
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    rows: Mapped[int] = mapped_column(Integer, default=0)
+    body_sm3: Mapped[str] = mapped_column(String(64))
+    encoding: Mapped[str] = mapped_column(String(16), default="zlib+json")
+    body: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class QualityRule(Model):

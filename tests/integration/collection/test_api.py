@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +14,8 @@ from sqlalchemy import select
 from orgcarbon.collection.models import ApiClient, IdempotencyRecord, InterfaceLog
 from orgcarbon.metamodel.models import Material, SubProcess
 from orgcarbon.platform.extensions import db
-from orgcarbon.quality.models import StagingRow
-from orgcarbon.security.crypto import generate_keypair
+from orgcarbon.quality.models import StagingBatch, StagingRow
+from orgcarbon.security.crypto import generate_keypair, sm3_hex
 from orgcarbon.security.models import AuditEntry
 from tests.conftest import build_app, dispose
 from tests.integration.collection.conftest import (
@@ -50,7 +51,14 @@ def test_sealed_batch_is_staged_with_resolved_ids_provenance_and_one_audit_entry
         assert first.api_client_id == client.id and first.request_id == "batch-0001"
         assert first.record_key == "east-mes/东区|1#高炉|焦炭|2025-03-01T00:00:00+08:00"
         assert first.reference == "api:east-mes:batch-0001#1" and first.batch_id == answer["batch_id"]
-        assert first.raw["quantity"] == 10.5 and first.status == "new"
+        assert first.raw is None and first.status == "new"
+        # The body is kept once per batch: row n of the reference is readings[n-1], SM3 as recorded.
+        kept = db.session.scalar(select(StagingBatch).where(StagingBatch.batch_id == first.batch_id))
+        body = zlib.decompress(kept.body)
+        assert (kept.source, kept.api_client_id, kept.request_id, kept.rows) == ("api", client.id, "batch-0001", 3)
+        assert kept.body_sm3 == sm3_hex(body) == db.session.scalar(
+            select(IdempotencyRecord.request_sm3).where(IdempotencyRecord.key == "batch-0001"))
+        assert json.loads(body)["readings"][0]["quantity"] == 10.5
         # 00:00 in Beijing is the previous day in UTC: the month is still March (China Standard Time).
         assert first.timestamp.replace(tzinfo=None).isoformat() == "2025-02-28T16:00:00"
         audit = db.session.scalars(select(AuditEntry).where(AuditEntry.table_name == "st_row")).all()
