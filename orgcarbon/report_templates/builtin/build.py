@@ -10,11 +10,11 @@ import io
 import sys
 
 from docx import Document
-from docx.enum.section import WD_SECTION
+from docx.enum.section import WD_ORIENT, WD_SECTION
 from docx.enum.table import WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_BREAK
 from docx.oxml.ns import qn
-from docx.shared import Pt
+from docx.shared import Cm, Mm, Pt
 from docx.table import Table
 
 from orgcarbon.report_templates.builtin import REPORT_DOCX, TABLES_XLSX
@@ -43,11 +43,19 @@ def _table(
     loop: tuple[str, Row] | None,
     right: set[int],
     footer: list[Row] = (),
+    widths: tuple[float, ...] = (),
+    size: float | None = None,
 ) -> Table:  # type: ignore[assignment]
-    """A grid table: fixed ``rows``, then a docxtpl row loop (``{%tr for %}``), then ``footer``."""
+    """A grid table: fixed ``rows``, then a docxtpl row loop (``{%tr for %}``), then ``footer``.
+
+    ``widths`` (cm per column) fix the layout so long numbers never wrap mid-digit; ``size`` (pt)
+    sets the table's font size (小五号 9 pt for the wide detail tables).
+    """
     table = doc.add_table(rows=0, cols=len(header))
     table.style = "Table Grid"
     table.alignment = WD_TABLE_ALIGNMENT.CENTER
+    if widths:
+        table.autofit = False
     body: list[Row] = [header, *rows]
     if loop:
         body += [(f"{{%tr for r in {loop[0]} %}}",), loop[1], ("{%tr endfor %}",)]
@@ -62,6 +70,14 @@ def _table(
                 para.alignment = WD_ALIGN_PARAGRAPH.CENTER
             elif j in right:
                 para.alignment = WD_ALIGN_PARAGRAPH.RIGHT
+            if size:
+                for run in para.runs:
+                    run.font.size = Pt(size)
+            if widths and len(values) == len(widths):
+                cells[j].width = Cm(widths[j])
+    if widths:
+        for column, width in zip(table.columns, widths, strict=True):
+            column.width = Cm(width)
     return table
 
 
@@ -227,6 +243,8 @@ def _data(doc: Document) -> None:
             ),
         ),
         {4, 6},
+        widths=(2.0, 2.4, 2.2, 2.4, 3.3, 1.6, 3.5, 1.6, 5.6),
+        size=9,
     )
     doc.add_heading("四、排放因子数据及来源说明", level=1)
     doc.add_paragraph("下表列出核算采用的每个参数，并注明其为实测值、缺省值或数据包指定值。")
@@ -246,6 +264,8 @@ def _data(doc: Document) -> None:
             ),
         ),
         {2},
+        widths=(3.0, 3.6, 2.8, 2.8, 2.4, 10.0),
+        size=9,
     )
     doc.add_heading("五、其他希望说明的情况", level=1)
     doc.add_paragraph("{%p for t in other_explanations %}")
@@ -256,15 +276,23 @@ def _data(doc: Document) -> None:
     doc.add_paragraph("{%p endif %}")
 
 
+def _landscape(section: object) -> None:
+    """Turn a section to A4 landscape (width and height swapped, margins kept)."""
+    width, height = section.page_width, section.page_height  # type: ignore[attr-defined]
+    section.orientation = WD_ORIENT.LANDSCAPE  # type: ignore[attr-defined]
+    section.page_width, section.page_height = max(width, height), min(width, height)  # type: ignore[attr-defined]
+
+
 def build_report() -> bytes:
     """The GB/T 32151.5 report template as .docx bytes."""
     doc = Document()
+    doc.sections[0].page_width, doc.sections[0].page_height = Mm(210), Mm(297)  # A4, not python-docx's Letter
     _fonts(doc)
     _cover(doc)
     _declaration(doc)
     _basic(doc)
     _emissions(doc)
-    doc.add_section(WD_SECTION.NEW_PAGE)
+    _landscape(doc.add_section(WD_SECTION.NEW_PAGE))  # the wide detail tables read across the page
     _data(doc)
     out = io.BytesIO()
     doc.save(out)
