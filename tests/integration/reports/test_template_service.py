@@ -110,7 +110,8 @@ def test_bad_upload_is_refused_with_the_field_and_stores_nothing(ctx: Flask, fie
                                note=None, **values)
     assert any(reason in r for r in refused.value.reasons), refused.value.reasons
     db.session.rollback()
-    assert db.session.scalar(select(func.count()).select_from(ReportTemplate)) == 0
+    uploaded = select(func.count()).select_from(ReportTemplate).where(ReportTemplate.builtin.is_(False))
+    assert db.session.scalar(uploaded) == 0
     assert not (Path(ctx.instance_path) / "report_templates").exists()
 
 
@@ -180,6 +181,14 @@ def test_template_bytes_refuses_a_changed_or_missing_file(ctx: Flask) -> None:
 
 
 def test_seed_builtin_registers_both_shipped_templates_once(ctx: Flask) -> None:
+    # `orgcarbon init` (which made the test database) registered them already; start again without them.
+    seeded = db.session.scalars(select(ReportTemplate).where(ReportTemplate.builtin.is_(True))).all()
+    assert sorted((t.name, [v.version for v in t.versions]) for t in seeded) == [
+        ("gbt32151.5-report", [1]), ("gbt32151.5-tables", [1])]
+    assert service.seed_builtin(db.session, ctx.instance_path) == []
+    for template in seeded:
+        db.session.delete(template)
+    db.session.commit()
     added = service.seed_builtin(db.session, ctx.instance_path)
     db.session.commit()
     assert sorted((v.template.name, v.template.kind, v.version, v.status) for v in added) == [
