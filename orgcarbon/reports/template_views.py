@@ -17,11 +17,11 @@ from flask import abort, current_app, flash, g, redirect, request, send_file, ur
 from flask_appbuilder import AppBuilder, BaseView, expose, has_access
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
+from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
 from werkzeug.wrappers import Response
-from wtforms import ValidationError
 
+from orgcarbon.accounting.views import check_csrf  # one CSRF check for the hand-written pages
 from orgcarbon.metamodel.models import Organization
 from orgcarbon.platform.extensions import db
 from orgcarbon.report_templates.environment import RenderError
@@ -49,16 +49,6 @@ MEDIA_TYPES = {
 def can_write() -> bool:
     """True when the signed-in user may upload and activate (write on Reports)."""
     return bool(current_app.appbuilder.sm.has_access("can_write", AREA))  # type: ignore[attr-defined]
-
-
-def check_csrf() -> None:
-    """Refuse a POST without a valid CSRF token (400, Chinese page)."""
-    if not current_app.config.get("WTF_CSRF_ENABLED", True):
-        return
-    try:
-        validate_csrf(request.form.get("csrf_token"))
-    except (CSRFError, ValidationError):
-        abort(400, "页面已过期，请刷新后重试")
 
 
 def organization_tree(writable: bool) -> list[tuple[int, str]]:
