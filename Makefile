@@ -28,8 +28,12 @@ $(UV):
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check "uv==0.13.9"
 
 # The stamp is refreshed whenever the lock or the project metadata changes.
+# The LDAP single sign-on extra (python-ldap) compiles against OpenLDAP's headers; it is added
+# when they are installed (Debian: libldap2-dev libsasl2-dev), as in CI.
+SSO_EXTRA := $(if $(wildcard /usr/include/ldap.h),--extra sso,)
+
 $(VENV)/.installed: $(UV) pyproject.toml uv.lock
-	$(UV) sync --frozen --all-groups
+	$(UV) sync --frozen --all-groups $(SSO_EXTRA)
 	touch $@
 
 %.mo: %.po $(VENV)/.installed
@@ -39,7 +43,7 @@ install: $(VENV)/.installed $(MO_FILES)
 
 run: install
 	$(BIN)/orgcarbon init
-	$(BIN)/orgcarbon demo
+	$(BIN)/orgcarbon demo --account 2024
 	@$(BIN)/python -m orgcarbon.platform.banner --host $(HOST) --port $(PORT)
 	$(BIN)/orgcarbon run --host $(HOST) --port $(PORT)
 

@@ -278,8 +278,11 @@ class InterfaceLogView(_Page):
         page = max(args.get("page", 0, type=int), 0)
         total = db.session.scalar(select(func.count()).select_from(query.subquery()))
         rows = db.session.scalars(query.order_by(table.id.desc()).offset(page * LOG_PAGE).limit(LOG_PAGE)).all()
-        connectors = {c.id: c.name for c in db.session.scalars(select(ConnectorInstance))}
-        clients = {c.id: f"{c.name} ({c.client_id})" for c in db.session.scalars(select(ApiClient))}
+        # The filter choices name only the caller's own connectors and clients.
+        connectors = {c.id: c.name for c in db.session.scalars(select(ConnectorInstance))
+                      if scope.can_read(c.organization_id)}
+        clients = {c.id: f"{c.name} ({c.client_id})" for c in db.session.scalars(select(ApiClient))
+                   if scope.can_read(c.organization_id)}
         return self.page("collection/log.html", rows=rows, total=total, page=page, page_size=LOG_PAGE,
                          filters=filters, connectors=connectors, clients=clients)
 

@@ -33,7 +33,7 @@ from orgcarbon.forms.models import (
     Submission,
     SubmissionValue,
 )
-from orgcarbon.metamodel.form_views import FormKeepingModelView
+from orgcarbon.metamodel.form_views import FormKeepingModelView, one_item
 from orgcarbon.metamodel.guards import ScopeError, ScopeFilter
 from orgcarbon.metamodel.validation import FieldErrors
 from orgcarbon.metamodel.versioned import Binding
@@ -337,8 +337,7 @@ class FormDefinitionView(_ScopedView):
             _l("Create fields for every binding of this organisation that is not on the form yet?"),
             "fa-magic", multiple=False)
     def generate_fields(self, item: Any) -> Any:
-        # FAB fetched the item without the scope filter; fetch it again with it.
-        form = self.datamodel.get(item.id, self._base_filters) if item is not None else None
+        form = one_item(self, item)  # again with the scope filter; one row, also from the list page
         if form is None:
             abort(404)
         try:

@@ -12,11 +12,20 @@ from typing import Any
 from flask import request
 from flask_appbuilder import ModelRestApi
 from flask_appbuilder.api import expose, protect, safe
+from flask_appbuilder.exceptions import ApplyFilterException
 from flask_appbuilder.models.sqla.interface import SQLAInterface
+from sqlalchemy.exc import DataError, IntegrityError
 from werkzeug.wrappers import Response
 
-from orgcarbon.metamodel.guards import ScopeError, base_filters, check_change, check_scope
+from orgcarbon.metamodel.guards import (
+    ScopeError,
+    base_filters,
+    check_change,
+    check_scope,
+    scoped_relation_filters,
+)
 from orgcarbon.metamodel.history import history_entries
+from orgcarbon.metamodel.sensitive_input import keep_masked
 from orgcarbon.metamodel.spec import Entity
 from orgcarbon.metamodel.validation import FieldErrors
 from orgcarbon.metamodel.versioning import VersionError, current_versions, new_version, publish
@@ -45,22 +54,33 @@ class MetamodelApi(ModelRestApi):
 
     def _refused(self, exc: Exception) -> Response:
         db.session.rollback()
+        if isinstance(exc, IntegrityError):
+            return self.response_422(message="与已有记录重复或引用了不存在的记录（数据库约束），未保存")
         if isinstance(exc, FieldErrors):
             return self.response_422(message=exc.by_label({k: str(v) for k, v in self._entity.labels.items()}))
         if isinstance(exc, ScopeError):
             return self.response(403, message=str(exc))
         return self.response(409, message=str(exc))
 
+    def get_list_headless(self, **kwargs: Any) -> Response:
+        # PostgreSQL refuses a NUL character, a negative page or an id beyond its integer range in
+        # the query; that is the caller's mistake (400), not a server error.
+        try:
+            return super().get_list_headless(**kwargs)
+        except (DataError, ApplyFilterException):
+            db.session.rollback()
+            return self.response_400(message="查询参数无效：页码不能为负，数值不能超出范围，文本不能含控制字符")
+
     def post_headless(self) -> Response:
         try:
             return super().post_headless()
-        except (FieldErrors, ScopeError, VersionError) as exc:
+        except (FieldErrors, ScopeError, VersionError, IntegrityError) as exc:
             return self._refused(exc)
 
     def put_headless(self, pk: Any) -> Response:
         try:
             return super().put_headless(pk)
-        except (FieldErrors, ScopeError, VersionError) as exc:
+        except (FieldErrors, ScopeError, VersionError, IntegrityError) as exc:
             return self._refused(exc)
 
     def delete_headless(self, pk: Any) -> Response:
@@ -79,6 +99,7 @@ class MetamodelApi(ModelRestApi):
         check_change(self._entity, item, db.session, "add")
 
     def pre_update(self, item: Any) -> None:
+        keep_masked(item)  # a masked value written back unchanged keeps the stored one
         check_change(self._entity, item, db.session, "update")
 
     def pre_delete(self, item: Any) -> None:
@@ -186,10 +207,15 @@ class VersionedApi(MetamodelApi):
 def make_api(entity: Entity) -> type[ModelRestApi]:
     """The REST API class of ``entity``."""
     fields = [f.name for f in entity.fields]
+    datamodel = SQLAInterface(entity.model)
+    # ``_info`` lists the rows each relation may point to: only those of the user's data scope.
+    related = scoped_relation_filters(datamodel)
     attrs: dict[str, Any] = {
         "_entity": entity,
         "resource_name": entity.name,
-        "datamodel": SQLAInterface(entity.model),
+        "datamodel": datamodel,
+        "add_query_rel_fields": related,
+        "edit_query_rel_fields": related,
         "label_columns": entity.labels,
         "list_columns": ["id", *_expanded(entity, entity.names("list"))],
         "show_columns": ["id", *_expanded(entity, fields)],

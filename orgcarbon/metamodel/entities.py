@@ -42,6 +42,9 @@ ENTITIES: tuple[Entity, ...] = (
         Field("contact_name", _l("Contact person")),
         Field("contact_phone", _l("Contact phone")),
         Field("contact_email", _l("Contact e-mail")),
+        Field("legal_representative", _l("Legal representative")),
+        # SM4-encrypted at rest, masked (110105********002X) for roles without SensitiveData.
+        Field("legal_representative_id_number", _l("Legal representative ID number")),
     ), v.validate_organization, scope_column="id"),
     Entity("user_organization", UserOrganization, _l("User organisations"), "fa-user-circle", (
         Field("user", _l("User"), list=True, search=True, relation="username"),

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from orgcarbon.metamodel import choices
 from orgcarbon.metamodel.formula_check import check_formula, unit_dimension
+from orgcarbon.metamodel.idcard import id_number_problem, normalise
 from orgcarbon.metamodel.models import Material, Organization, SubProcess, Unit
 from orgcarbon.metamodel.rules_inputs import unit_table
 from orgcarbon.metamodel.uscc import uscc_problem
@@ -64,6 +65,10 @@ def validate_organization(item: Organization, session: Session) -> Errors:
         item.uscc = item.uscc.strip().upper()
         if problem := uscc_problem(item.uscc):
             errors["uscc"] = problem
+    if item.legal_representative_id_number:
+        item.legal_representative_id_number = normalise(item.legal_representative_id_number)
+        if problem := id_number_problem(item.legal_representative_id_number):
+            errors["legal_representative_id_number"] = problem
     node, seen = item.parent, set()
     while node is not None:  # refuse a parent below the node itself
         if node is item or node.id in seen or (item.id is not None and node.id == item.id):
@@ -248,6 +253,13 @@ def validate_binding(item: Binding, session: Session) -> Errors:
 def validate_model(item: Any, session: Session) -> Errors:
     errors: Errors = {}
     _required(errors, item, "name", "standard", "regime")
+    if item.organization is not None and item.bindings:
+        from orgcarbon.security.scope import subtree_ids
+
+        below = subtree_ids(session, [item.organization.id])
+        outside = [b.code for b in item.bindings if b.organization_id not in below]
+        if outside:
+            errors["bindings"] = f"绑定不属于组织“{item.organization.name}”及其下级：{'、'.join(outside[:5])}"
     return errors
 
 

@@ -12,15 +12,8 @@ from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, SelectField
 
-from orgcarbon.metamodel.form_views import FormKeepingModelView
-from orgcarbon.metamodel.guards import (
-    ScopeError,
-    ScopeFilter,
-    base_filters,
-    check_change,
-    check_scope,
-)
-from orgcarbon.metamodel.models import Organization
+from orgcarbon.metamodel.form_views import FormKeepingModelView, one_item
+from orgcarbon.metamodel.guards import ScopeError, base_filters, check_change, check_scope
 from orgcarbon.metamodel.spec import Entity
 from orgcarbon.metamodel.validation import FieldErrors
 from orgcarbon.metamodel.versioning import VersionError, new_version, publish
@@ -49,20 +42,6 @@ def _choice_field(label: Any, choices: dict[str, str]) -> SelectField:
                        validate_choice=False)
 
 
-def scoped_relation_filters(entity: Entity, datamodel: SQLAInterface) -> dict[str, list[list[Any]]]:
-    """Limit the choices of each related-row select to the user's data scope."""
-    filters: dict[str, list[list[Any]]] = {}
-    for field in entity.fields:
-        if not field.relation or not field.form:
-            continue
-        target = datamodel.get_related_model(field.name)
-        if target is Organization:
-            filters[field.name] = [["id", ScopeFilter, False]]
-        elif "organization_id" in target.__table__.columns:
-            filters[field.name] = [["organization_id", ScopeFilter, False]]
-    return filters
-
-
 def _guarded(entity: Entity, action_name: str) -> Callable[[Any, Any], None]:
     def hook(self: ModelView, item: Any) -> None:
         try:
@@ -76,8 +55,7 @@ def _guarded(entity: Entity, action_name: str) -> Callable[[Any, Any], None]:
 
 def _version_action(operation: Callable[[Any, Any], Any], done: Any) -> Callable[[Any, Any], Any]:
     def run(self: ModelView, item: Any) -> Any:
-        # FAB fetches the item without the scope filter; fetch it again with it.
-        item = self.datamodel.get(self.datamodel.get_pk_value(item), self._base_filters) if item else None
+        item = one_item(self, item)
         if item is None:
             flash(str(_l("Record not found or outside your data scope")), "danger")
             return redirect(self.get_redirect())
@@ -96,6 +74,10 @@ def _version_action(operation: Callable[[Any, Any], Any], done: Any) -> Callable
 
 
 def _history(self: ModelView, item: Any) -> Any:
+    item = one_item(self, item)
+    if item is None:
+        flash(str(_l("Record not found or outside your data scope")), "danger")
+        return redirect(self.get_redirect())
     return redirect(url_for("HistoryView.show", entity=self._entity.name, pk=item.id))
 
 
@@ -134,8 +116,6 @@ def make_view(entity: Entity) -> type[ModelView]:
         | sensitive_formatters(entity.model, _blank_formatter),  # 138****5678 unless allowed
         "add_form_extra_fields": choice_fields,
         "edit_form_extra_fields": choice_fields,
-        "add_form_query_rel_fields": scoped_relation_filters(entity, datamodel),
-        "edit_form_query_rel_fields": scoped_relation_filters(entity, datamodel),
         "pre_add": _guarded(entity, "add"),
         "pre_update": _guarded(entity, "update"),
         "pre_delete": _guarded(entity, "delete"),

@@ -2,7 +2,9 @@
 
 Full backups copy the database as the database itself does it: ``pg_dump --format=custom`` on
 PostgreSQL, the sqlite3 online backup API on SQLite; both see one consistent snapshot while the
-application keeps running. Incrementals are logical (``backup_logical``). Every file is encrypted
+application keeps running. Incrementals are logical (``backup_logical``): every id range whose
+keyed digest differs from the previous manifest's, whatever changed it. A restore ends by checking
+the database against the last manifest's digests. Every file is encrypted
 with SM4-GCM under a key of the key ring, which lives in the environment or a key file and never
 in the database or the backup folder (spec 8.4.3). See docs/backup.md.
 """
@@ -29,11 +31,18 @@ from orgcarbon.security.backup_format import (
     BackupError,
     BackupFile,
     check_chain,
+    digest_key,
     open_backup,
     read_manifest,
     write_backup,
 )
-from orgcarbon.security.backup_logical import apply_changes, audit_position, collect_changes
+from orgcarbon.security.backup_logical import (
+    CHUNK,
+    apply_changes,
+    collect_changes,
+    present_tables,
+    table_digests,
+)
 from orgcarbon.security.crypto import KeyRing
 
 __all__ = ["BackupError", "BackupFile", "BackupService", "run_backup"]
@@ -46,7 +55,7 @@ def _now_id(kind: str) -> str:
 def _row_counts(conn: Connection, metadata: MetaData) -> dict[str, int]:
     return {
         t.name: int(conn.execute(select(func.count()).select_from(t)).scalar_one())
-        for t in metadata.sorted_tables
+        for t in present_tables(conn, metadata)
     }
 
 
@@ -115,7 +124,14 @@ class BackupService:
         # The environment is read directly as well, until config.SETTINGS lists these two.
         folder = _setting(settings, "BACKUP_DIR") or Path(settings["INSTANCE_PATH"]) / "backups"
         key_file = _setting(settings, "BACKUP_KEY_FILE")
-        ring = KeyRing.from_file(key_file) if key_file else KeyRing.from_hex(settings["DATA_KEY"])
+        if key_file:
+            ring = KeyRing.from_file(key_file)
+        else:
+            from orgcarbon.security.encrypted import data_key_ring
+
+            # The whole data key ring, old keys included: after ``keys rotate`` the backups taken
+            # before it (and the digests an incremental compares with) stay readable.
+            ring = data_key_ring(app)
         return cls(app.config["SQLALCHEMY_DATABASE_URI"], Path(folder), ring, all_metadata())
 
     @property
@@ -171,8 +187,9 @@ class BackupService:
         """Take a full backup of the whole database."""
         with self._snapshot() as (conn, copy, snapshot):
             manifest = self._base_manifest("full", conn)
-            watermark, gaps = audit_position(conn, self.metadata)
-            manifest.update(audit_watermark=watermark, audit_gaps=gaps)
+            # Digests of every id range: the next incremental carries the ranges that differ.
+            manifest.update(chunk_size=CHUNK, digest_key_id=self.ring.active_id,
+                            digests=table_digests(conn, self.metadata, digest_key(self.ring, self.ring.active_id)))
             if copy is not None:
                 conn.close()
                 manifest["payload"] = "sqlite-database"
@@ -191,24 +208,28 @@ class BackupService:
         )
 
     def incremental(self) -> BackupFile:
-        """Back up what the audit trail says changed since the previous backup."""
+        """Back up every id range whose content changed since the previous backup (any cause)."""
         backups = self.list_backups()
         if not any(b.kind == "full" for b in backups):
             raise BackupError("还没有全量备份：请先执行 orgcarbon backup full")
         previous = backups[-1].manifest
+        if "digests" not in previous or previous.get("chunk_size") != CHUNK:
+            raise BackupError("上一份备份由旧版本生成，没有分段摘要，增量备份无法衔接：请先执行全量备份")
+        key_id = str(previous["digest_key_id"])
         with self._snapshot() as (conn, _copy, _snapshot):
             manifest = self._base_manifest("incremental", conn)
             if manifest["alembic_revision"] != previous["alembic_revision"]:
                 raise BackupError(
                     "数据库结构版本已变化（迁移后），增量备份无法衔接：请先执行全量备份"
                 )
-            payload, watermark, gaps, lines = collect_changes(
-                conn, self.metadata, int(previous["audit_watermark"]), previous["audit_gaps"]
+            payload, digests, lines = collect_changes(
+                conn, self.metadata, previous["digests"], digest_key(self.ring, key_id)
             )
         manifest.update(
             payload="jsonl-zip",
-            audit_watermark=watermark,
-            audit_gaps=gaps,
+            chunk_size=CHUNK,
+            digest_key_id=key_id,
+            digests=digests,
             changed_lines=lines,
             previous_id=previous["id"],
             base_id=previous.get("base_id") or previous["id"],
@@ -283,9 +304,15 @@ class BackupService:
             last = opened[-1][0]
             with engine.connect() as conn:
                 revision, counts = _alembic_revision(conn), _row_counts(conn, self.metadata)
+                expected = last.manifest.get("digests")
+                digests = (table_digests(conn, self.metadata, digest_key(self.ring, last.manifest["digest_key_id"]))
+                           if expected is not None else None)
         if revision != last.manifest["alembic_revision"] or counts != last.manifest["row_counts"]:
             differ = sorted(k for k in counts if counts[k] != last.manifest["row_counts"].get(k))
             raise BackupError(f"恢复后校验失败：结构版本或行数与清单不符（{', '.join(differ)}）")
+        if digests is not None and digests != expected:
+            differ = sorted(k for k in digests.keys() | expected.keys() if digests.get(k) != expected.get(k))
+            raise BackupError(f"恢复后校验失败：以下表的内容与备份时不同（{', '.join(differ)}）")
         return last
 
 

@@ -45,7 +45,7 @@ def full_command() -> None:
 @backup.command("incremental")
 @with_appcontext
 def incremental_command() -> None:
-    """增量备份：上次备份以来（按审计日志）变更的行。"""
+    """增量备份：上次备份以来内容有变化的全部数据段（含日志、密钥轮换后重新加密的值）。"""
     try:
         made = _service().incremental()
     except BackupError as exc:

@@ -44,6 +44,14 @@ def backup_key(ring: KeyRing, key_id: str) -> bytes:
     return sm3_digest(b"orgcarbon-backup-key/1\x00" + key)[:16]
 
 
+def digest_key(ring: KeyRing, key_id: str) -> bytes:
+    """The HMAC-SM3 key of the per-range digests in manifests (readable without the key, so keyed)."""
+    key = ring.keys.get(key_id)
+    if key is None:
+        raise BackupError(f"密钥环中没有该备份使用的密钥 {key_id}，无法比对增量")
+    return sm3_digest(b"orgcarbon-backup-digest/1\x00" + key)[:16]
+
+
 def _aad(manifest: dict[str, Any]) -> bytes:
     signed = {k: v for k, v in manifest.items() if k != "ciphertext_sm3"}
     return (

@@ -1,21 +1,18 @@
-"""Incremental backups as a logical export: the rows the audit trail says changed, as JSON Lines.
+"""Incremental backups as a logical export: the rows of every id range that changed, as JSON Lines.
 
 What "incremental" means here (docs/backup.md says the same to operators):
 
-* The audit trail (``audit_entry``) names every row inserted, updated or deleted through the
-  application. An incremental holds, for each row named by an audit entry newer than the previous
-  backup's watermark, its *current* values (``upsert``), or a ``delete`` if it no longer exists,
-  plus the new audit entries themselves.
-* Link tables without a model of their own (``ab_user_role`` ...) change through relationship
-  collections, which the audit listener cannot see; they are small, so every incremental carries
-  them whole (``replace``).
-* Audit ids are taken from a sequence before the transaction commits, so an id below the
-  watermark can still be in flight; such gaps are remembered in the manifest and looked at again
-  next time.
-* Changes made outside the application (hand-written SQL) are not in the audit trail and are
-  therefore only in the next full backup.
+* Every backup's manifest keeps a keyed SM3 digest (HMAC-SM3 under a key derived from the backup
+  key) of each table, per range of ``CHUNK`` ids. An incremental computes the digests again and
+  carries every range whose digest changed — whatever changed it: the application, bulk inserts
+  that bypass the ORM (staging rows, result lines, imported values), the stored logs (``sec_log``,
+  interface logs), a key rotation that re-encrypted values, or hand-written SQL.
+* Values are copied as stored (ciphertext stays ciphertext, under the key it was written with),
+  so a restored database is identical to the source byte for byte, and is checked against the
+  last manifest's digests after the restore.
+* Tables without a single integer key (``mm_model_binding``) are digested whole and carried whole.
 
-Payload: a zip holding ``order.json`` and one ``<table>.jsonl`` per table.
+Payload: a zip holding ``order.json`` and one ``<table>.jsonl`` per table with changes.
 """
 
 from __future__ import annotations
@@ -25,15 +22,32 @@ import decimal
 import io
 import json
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterator
+from functools import cache
 from typing import Any
 
-from sqlalchemy import Column, Connection, MetaData, Table, and_, delete, func, insert, select, text
+from sqlalchemy import (
+    Column,
+    Connection,
+    MetaData,
+    Table,
+    and_,
+    delete,
+    func,
+    insert,
+    inspect,
+    select,
+    text,
+)
 from sqlalchemy import types as sqltypes
+from sqlalchemy.types import TypeDecorator
 
-AUDIT_TABLE = "audit_entry"
-# Gaps further than this below the watermark are rolled-back ids, not transactions still running.
-GAP_WINDOW = 10_000
+from orgcarbon.security.crypto import hmac_sm3
+
+CHUNK = 1000  # ids per digested range
+WHOLE = "*"  # the digest key of a table digested as a whole
+
+Digests = dict[str, dict[str, str]]  # table → range number (or WHOLE) → digest
 
 
 def _encode(value: Any) -> Any:
@@ -64,112 +78,126 @@ def _decode(column: Column[Any], value: Any) -> Any:
     return value
 
 
+@cache
+def raw_table(table: Table) -> Table:
+    """``table`` with its decorated types replaced by what the database stores.
+
+    Read and written through this copy, an ``EncryptedText`` value is the stored ciphertext: it is
+    neither decrypted on the way out nor encrypted a second time on the way in.
+    """
+    columns = [
+        Column(c.name, c.type.impl_instance if isinstance(c.type, TypeDecorator) else c.type,
+               primary_key=c.primary_key)
+        for c in table.columns
+    ]
+    return Table(table.name, MetaData(), *columns)
+
+
+def _int_key(table: Table) -> Column[Any] | None:
+    pk = list(table.primary_key.columns)
+    return pk[0] if len(pk) == 1 and isinstance(pk[0].type, sqltypes.Integer) else None
+
+
 def _row(table: Table, mapping: Any) -> dict[str, Any]:
     return {c.name: _encode(mapping[c.name]) for c in table.columns}
 
 
-def mapped_tables() -> set[str]:
-    """Names of the tables that have an ORM model (and so reach the audit trail)."""
-    from flask_appbuilder import Model
-
-    return {m.local_table.name for m in Model.registry.mappers}
+def _line(row: dict[str, Any]) -> bytes:
+    return json.dumps(row, sort_keys=True, ensure_ascii=False, default=str).encode() + b"\n"
 
 
-def _parse_row_id(table: Table, row_id: str) -> dict[str, Any] | None:
-    """The primary key of ``row_id`` as the audit listener wrote it, or None if ambiguous."""
-    pk = list(table.primary_key.columns)
-    parts = row_id.split(",")
-    if len(parts) != len(pk):
-        return None
-    key: dict[str, Any] = {}
-    for column, part in zip(pk, parts, strict=True):
-        if isinstance(column.type, sqltypes.Integer):
-            try:
-                key[column.name] = int(part)
-            except ValueError:
-                return None
-        else:
-            key[column.name] = part
-    return key
+def present_tables(conn: Connection, metadata: MetaData) -> list[Table]:
+    """The tables of ``metadata`` that exist in the database, parents first."""
+    names = set(inspect(conn).get_table_names())
+    return [t for t in metadata.sorted_tables if t.name in names]
+
+
+def _ranges(conn: Connection, table: Table) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """(range key, rows) of a table in key order; a table without an integer key is one range."""
+    raw = raw_table(table)
+    key = _int_key(table)
+    if key is None:
+        rows = [_row(raw, r) for r in conn.execute(select(raw)).mappings()]
+        if rows:
+            yield WHOLE, sorted(rows, key=lambda r: json.dumps(r, sort_keys=True, default=str))
+        return
+    current: int | None = None
+    chunk: list[dict[str, Any]] = []
+    result = conn.execution_options(stream_results=True).execute(select(raw).order_by(raw.c[key.name]))
+    for mapping in result.mappings():
+        number = int(mapping[key.name]) // CHUNK
+        if number != current and chunk:
+            yield str(current), chunk
+            chunk = []
+        current = number
+        chunk.append(_row(raw, mapping))
+    if chunk:
+        yield str(current), chunk
+
+
+def table_digests(conn: Connection, metadata: MetaData, key: bytes) -> Digests:
+    """The keyed digest of every id range of every table (what a manifest keeps)."""
+    return {
+        table.name: {number: hmac_sm3(key, b"".join(map(_line, rows)))[:16].hex()
+                     for number, rows in _ranges(conn, table)}
+        for table in present_tables(conn, metadata)
+    }
+
+
+def _changed_lines(conn: Connection, table: Table, numbers: set[str]) -> list[dict[str, Any]]:
+    if WHOLE in numbers:
+        rows = dict(_ranges(conn, table)).get(WHOLE, [])
+        return [{"op": "replace"}] + [{"op": "upsert", "row": r} for r in rows]
+    raw, key = raw_table(table), _int_key(table)
+    assert key is not None
+    lines: list[dict[str, Any]] = []
+    for number in sorted(numbers, key=int):
+        low, high = int(number) * CHUNK, int(number) * CHUNK + CHUNK - 1
+        column = raw.c[key.name]
+        rows = [_row(raw, r) for r in conn.execute(
+            select(raw).where(column.between(low, high)).order_by(column)).mappings()]
+        lines.append({"op": "range", "low": low, "high": high, "keep": [r[key.name] for r in rows]})
+        lines += [{"op": "upsert", "row": r} for r in rows]
+    return lines
+
+
+def collect_changes(
+    conn: Connection, metadata: MetaData, previous: Digests, key: bytes
+) -> tuple[bytes, Digests, dict[str, int]]:
+    """Export every range whose digest differs from ``previous``.
+
+    Returns the payload, the digests now (for the new manifest), and lines per table.
+    """
+    now = table_digests(conn, metadata, key)
+    lines: dict[str, list[dict[str, Any]]] = {}
+    for table in present_tables(conn, metadata):
+        before, after = previous.get(table.name, {}), now.get(table.name, {})
+        numbers = {n for n in before.keys() | after.keys() if before.get(n) != after.get(n)}
+        if numbers:
+            lines[table.name] = _changed_lines(conn, table, numbers)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        order = [t.name for t in metadata.sorted_tables if t.name in lines]
+        archive.writestr("order.json", json.dumps(order))
+        for name in order:
+            archive.writestr(f"{name}.jsonl", b"".join(json.dumps(x, ensure_ascii=False).encode() + b"\n"
+                                                      for x in lines[name]))
+    return buffer.getvalue(), now, {k: len(v) for k, v in lines.items()}
 
 
 def _where(table: Table, key: dict[str, Any]) -> Any:
     return and_(*(table.c[name] == value for name, value in key.items()))
 
 
-def _max_id(conn: Connection, audit: Table) -> int:
-    return int(conn.execute(select(func.coalesce(func.max(audit.c.id), 0))).scalar_one())
-
-
-def audit_position(conn: Connection, metadata: MetaData) -> tuple[int, list[int]]:
-    """The audit watermark of a full backup and the recent ids missing below it.
-
-    On PostgreSQL an id below the watermark may belong to a transaction that commits after the
-    snapshot; the next incremental looks at those ids again.
-    """
-    audit = metadata.tables[AUDIT_TABLE]
-    watermark = _max_id(conn, audit)
-    low = max(0, watermark - GAP_WINDOW)
-    present = set(conn.scalars(select(audit.c.id).where(audit.c.id > low)))
-    return watermark, [i for i in range(low + 1, watermark + 1) if i not in present]
-
-
-def collect_changes(
-    conn: Connection, metadata: MetaData, since: int, gaps: Iterable[int]
-) -> tuple[bytes, int, list[int], dict[str, int]]:
-    """Export what changed after audit id ``since`` (and in ``gaps``).
-
-    Returns the payload, the new watermark, the ids still missing below it, and lines per table.
-    """
-    audit = metadata.tables[AUDIT_TABLE]
-    watermark = max(since, _max_id(conn, audit))
-    old_gaps = sorted(set(gaps))
-    condition = audit.c.id > since
-    if old_gaps:
-        condition = condition | audit.c.id.in_(old_gaps)
-    entries = conn.execute(select(audit).where(condition).order_by(audit.c.id)).mappings().all()
-    seen = {int(e["id"]) for e in entries}
-    missing = [i for i in old_gaps if i not in seen]
-    missing += [i for i in range(since + 1, watermark + 1) if i not in seen]
-    missing = sorted(i for i in set(missing) if i > watermark - GAP_WINDOW)
-
-    lines: dict[str, list[dict[str, Any]]] = {
-        AUDIT_TABLE: [{"op": "upsert", "row": _row(audit, e)} for e in entries]
-    }
-    touched: dict[str, set[str]] = {}
-    for e in entries:
-        if e["table_name"] in metadata.tables and e["row_id"] is not None:
-            touched.setdefault(e["table_name"], set()).add(e["row_id"])
-    mapped = mapped_tables()
-    for table in metadata.sorted_tables:
-        if table.name == AUDIT_TABLE:
-            continue
-        keys = [_parse_row_id(table, r) for r in sorted(touched.get(table.name, ()))]
-        if table.name not in mapped or None in keys:
-            rows = conn.execute(select(table)).mappings().all()
-            lines[table.name] = [{"op": "replace"}] + [
-                {"op": "upsert", "row": _row(table, r)} for r in rows
-            ]
-            continue
-        out: list[dict[str, Any]] = []
-        for key in keys:
-            assert key is not None
-            found = conn.execute(select(table).where(_where(table, key))).mappings().first()
-            if found is None:
-                out.append({"op": "delete", "key": key})
-            else:
-                out.append({"op": "upsert", "row": _row(table, found)})
-        if out:
-            lines[table.name] = out
-
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        order = [t.name for t in metadata.sorted_tables if t.name in lines]
-        archive.writestr("order.json", json.dumps(order))
-        for name in order:
-            body = "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines[name])
-            archive.writestr(f"{name}.jsonl", body)
-    return buffer.getvalue(), watermark, missing, {k: len(v) for k, v in lines.items()}
+def _upsert(conn: Connection, table: Table, row: dict[str, Any]) -> None:
+    key = {c.name: row[c.name] for c in table.primary_key.columns}
+    values = {k: v for k, v in row.items() if k not in key}
+    # UPDATE, then INSERT if absent: a DELETE + INSERT would cascade to the child rows.
+    if values and conn.execute(table.update().where(_where(table, key)).values(values)).rowcount:
+        return
+    if not values and conn.execute(select(func.count()).select_from(table).where(_where(table, key))).scalar_one():
+        return
+    conn.execute(insert(table).values(row))
 
 
 def apply_changes(conn: Connection, metadata: MetaData, payload: bytes) -> None:
@@ -180,36 +208,20 @@ def apply_changes(conn: Connection, metadata: MetaData, payload: bytes) -> None:
             name: [json.loads(x) for x in archive.read(f"{name}.jsonl").decode().splitlines() if x]
             for name in order
         }
-    tables = [metadata.tables[name] for name in order]
+    tables = [raw_table(metadata.tables[name]) for name in order]
     # Children are emptied before parents and filled after them, so foreign keys hold throughout.
     for table in reversed(tables):
         for line in lines[table.name]:
             if line["op"] == "replace":
                 conn.execute(delete(table))
-            elif line["op"] == "delete":
-                conn.execute(delete(table).where(_where(table, line["key"])))
+            elif line["op"] == "range":
+                column = next(iter(table.primary_key.columns))
+                gone = column.between(line["low"], line["high"]) & column.not_in(line["keep"])
+                conn.execute(delete(table).where(gone))
     for table in tables:
         for line in lines[table.name]:
-            if line["op"] != "upsert":
-                continue
-            row = {c.name: _decode(c, line["row"].get(c.name)) for c in table.columns}
-            key = {c.name: row[c.name] for c in table.primary_key.columns}
-            # UPDATE, then INSERT if absent: a DELETE + INSERT would cascade to the child rows.
-            values = {k: v for k, v in row.items() if k not in key}
-            done = (
-                conn.execute(table.update().where(_where(table, key)).values(values))
-                if values
-                else None
-            )
-            if done is None or done.rowcount == 0:
-                exists = (
-                    done is None
-                    and conn.execute(
-                        select(func.count()).select_from(table).where(_where(table, key))
-                    ).scalar_one()
-                )
-                if not exists:
-                    conn.execute(insert(table).values(row))
+            if line["op"] == "upsert":
+                _upsert(conn, table, {c.name: _decode(c, line["row"].get(c.name)) for c in table.columns})
     if conn.dialect.name == "postgresql":
         _advance_sequences(conn, tables)
 
