@@ -23,6 +23,7 @@ from orgcarbon.accounting.restatement import (
     request_restatement,
     restatement_dict,
 )
+from orgcarbon.accounting.starting import StartRefused, begin_run, parse_start
 from orgcarbon.accounting.views import (
     AREA,
     PAGE_SIZE,
@@ -92,26 +93,12 @@ class ResultsApi(BaseApi):
         """
         from flask import g
 
-        from orgcarbon.accounting.command import AccountingRefused
-        from orgcarbon.accounting.tasks import start_run
-
-        body = request.get_json(silent=True) or {}
         try:
-            org_id, year = int(body["organization_id"]), int(body["year"])
-            model_id = int(body["model_id"]) if body.get("model_id") is not None else None
-            ef = float(body["electricity_ef"]) if body.get("electricity_ef") is not None else None
-        except (KeyError, TypeError, ValueError):
-            return self.response_422(message="需要 organization_id 与 year（整数），可选 model_id、electricity_ef")
-        scope = org_scope()
-        if not scope.can_read(org_id):
-            return self.response_404()
-        if not scope.can_write(org_id):
-            return self.response(403, message="无权核算该组织（超出您的数据范围）")
-        try:
-            run_id = start_run(db.session, org_id, year, model_id, ef, g.user)
-        except AccountingRefused as exc:
-            db.session.rollback()
-            return self.response_422(message=exc.reasons)
+            run_id = begin_run(parse_start(request.get_json(silent=True) or {}), g.user)
+        except StartRefused as exc:
+            if exc.status == 404:
+                return self.response_404()
+            return self.response(exc.status, message=exc.reasons if exc.status == 422 else exc.reasons[0])
         run = db.session.get(AccountingRun, run_id)
         assert run is not None
         return self.response(201, result=run_dict(run))

@@ -44,8 +44,10 @@ PERMISSIONS = {**METHOD_PERMISSIONS, "runs": "read", "run": "read", "lines": "re
                "restatements": "read", "restatement": "read", "request_restatement": "write",
                "approve_restatement": "write", "reject_restatement": "write", "restatements_page": "read",
                "restatement_page": "read", "recalc": "write", "request_page": "write", "approve_page": "write",
-               "reject_page": "write", "recalc_page": "write"}
+               "reject_page": "write", "recalc_page": "write", "start_page": "write"}
 PAGE_SIZE = 500
+RUN_STATUS_NAMES = {"pending": _l("Pending"), "done": _l("Done"), "failed": _l("Failed"),
+                    "superseded": _l("Superseded")}
 
 
 def scoped(query: Any, column: Any) -> Any:
@@ -181,8 +183,29 @@ class ResultsView(BaseView):
     @expose("/")
     @has_access
     def index(self) -> str:
+        from orgcarbon.accounting.starting import start_choices
+
         query = scoped(select(AccountingRun).order_by(AccountingRun.id.desc()), AccountingRun.organization_id)
-        return self.render_template("accounting/runs.html", runs=db.session.scalars(query.limit(PAGE_SIZE)).all())
+        return self.render_template("accounting/runs.html", runs=db.session.scalars(query.limit(PAGE_SIZE)).all(),
+                                    can_write=self._can_write(), choices=start_choices(), csrf_token=generate_csrf,
+                                    status_names=RUN_STATUS_NAMES)
+
+    @expose("/runs/start", methods=["POST"])
+    @has_access
+    def start_page(self) -> Response:
+        """Start a run from the page's form; refusals are flashed with the field and the reason."""
+        from flask import g
+
+        from orgcarbon.accounting.starting import StartRefused, begin_run, parse_start
+
+        check_csrf()
+        try:
+            run_id = begin_run(parse_start(request.form), g.user)
+        except StartRefused as exc:
+            flash_refusal(exc.reasons)
+            return redirect(url_for("ResultsView.index"))
+        flash(_("Accounting run #%(id)s started; the figures appear when it is done.", id=run_id), "success")
+        return redirect(url_for("ResultsView.run_page", run_id=run_id))
 
     @expose("/run/<int:run_id>")
     @has_access

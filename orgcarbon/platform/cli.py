@@ -162,8 +162,10 @@ DEMO_USERS: tuple[tuple[str, str, str], ...] = (
 
 
 @cli.command("demo")
+@click.option("--account", "account_year", type=int, default=None,
+              help="并核算演示企业该年度（已有该年度核算结果时跳过），使核算结果、碳全景与报告页面有数据")
 @with_appcontext
-def demo_command() -> None:
+def demo_command(account_year: int | None) -> None:
     """载入演示数据：每个角色一个演示用户（密码为公开的演示密码，切勿用于生产）。"""
     from orgcarbon.security.audit import acting_as
 
@@ -181,6 +183,31 @@ def demo_command() -> None:
         users = {name: sm.find_user(username=name) for name, _, _ in DEMO_USERS}
         if load_demo_enterprise(db.session, users):
             click.echo("  已创建演示企业：华钢集团（两个厂区、12 个工序、一年的月度活动数据）")
+        if account_year is not None:
+            _account_demo(account_year)
+
+
+def _account_demo(year: int) -> None:
+    """Account the demo group for ``year`` once (a later ``make run`` finds the run and skips)."""
+    from sqlalchemy import select
+
+    from orgcarbon.accounting.command import AccountingRefused, AccountOrganisation
+    from orgcarbon.accounting.models import AccountingRun
+    from orgcarbon.metamodel.models import Organization
+    from orgcarbon.platform.extensions import db
+
+    group = db.session.scalar(select(Organization.id).where(Organization.name == "华钢集团"))
+    if group is None:
+        raise click.ClickException("未找到演示企业“华钢集团”，无法核算。")
+    if db.session.scalar(select(AccountingRun.id).where(AccountingRun.organization_id == group,
+                                                        AccountingRun.year == year)) is not None:
+        click.echo(f"  已存在华钢集团 {year} 年的核算结果，跳过")
+        return
+    try:
+        run = AccountOrganisation(db.session, group, year, None, None).run()
+    except AccountingRefused as exc:
+        raise click.ClickException("演示核算被拒绝：" + "；".join(exc.reasons)) from exc
+    click.echo(f"  已核算华钢集团 {year} 年：运行 #{run.id}，排放总量 {run.total_tco2:,.2f} tCO2")
 
 
 @cli.group("pack")
