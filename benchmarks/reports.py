@@ -50,19 +50,24 @@ def spread_result(plants: int, org_name: str) -> tuple[ReportInfo, Result]:
 
 
 def render_all(info: ReportInfo, result: Result) -> dict[str, float]:
-    """Seconds for context, docx and xlsx template (their sum is the total); generated tables apart."""
+    """Seconds for context, docx and xlsx template (their sum is the total, ``cpu_s`` its CPU
+    seconds); generated tables apart."""
     times: dict[str, float] = {}
+    cpu = time.process_time()
     start = time.perf_counter()
     context = build_context(result, info)
     times["context_s"] = time.perf_counter() - start
     for key, step in (
         ("docx_s", lambda: render_builtin("gbt32151.5-report", context)),
         ("xlsx_s", lambda: render_builtin("gbt32151.5-tables", context)),
-        ("tables_s", lambda: supplementary_workbook(context)),
     ):
         t = time.perf_counter()
         step()
         times[key] = time.perf_counter() - t
+    times["cpu_s"] = time.process_time() - cpu  # wall time on a shared machine includes waiting
+    t = time.perf_counter()
+    supplementary_workbook(context)
+    times["tables_s"] = time.perf_counter() - t
     times["total_s"] = times["context_s"] + times["docx_s"] + times["xlsx_s"]
     times["lines"] = len(context["activity_data"])
     return times
@@ -78,7 +83,8 @@ def main() -> int:
         print(
             f"{label}: {int(t['lines'])} lines, context {t['context_s']:.3f} s, "
             f"docx {t['docx_s']:.3f} s, xlsx {t['xlsx_s']:.3f} s, "
-            f"total {t['total_s']:.3f} s (generated tables, apart: {t['tables_s']:.3f} s)"
+            f"total {t['total_s']:.3f} s, CPU {t['cpu_s']:.3f} s "
+            f"(generated tables, apart: {t['tables_s']:.3f} s)"
         )
     met = demo["total_s"] < 2 and grouped["total_s"] < 5
     print(f"targets (demo < 2 s, group < 5 s): {'met' if met else 'NOT met'}")

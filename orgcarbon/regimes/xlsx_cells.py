@@ -20,7 +20,9 @@ from typing import Any
 
 from lxml import etree
 
-__all__ = ["CellValue", "XlsxCellError", "column_index", "fill_cells", "sheet_parts"]
+__all__ = [
+    "MAIN", "CellValue", "XlsxCellError", "column_index", "fill_cells", "replace_parts", "sheet_parts"
+]
 
 MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -144,6 +146,11 @@ def fill_cells(template: bytes, values: Mapping[str, Mapping[str, CellValue]]) -
     changed = {parts[sheet]: _fill_sheet(source.read(parts[sheet]), cells, sheet)
                for sheet, cells in values.items() if cells}
     changed["xl/workbook.xml"] = _recalculate_on_open(source.read("xl/workbook.xml"))
+    return replace_parts(source, changed)
+
+
+def replace_parts(source: zipfile.ZipFile, changed: Mapping[str, bytes]) -> bytes:
+    """A copy of the package ``source`` with the parts named in ``changed`` replaced."""
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as target:
         for info in source.infolist():

@@ -20,6 +20,7 @@ from orgcarbon.report_templates.catalogue import BY_NAME, Variable
 from orgcarbon.report_templates.environment import RenderError, make_environment
 from orgcarbon.report_templates.numbers import DECIMALS
 from orgcarbon.report_templates.render_docx import RenderedFile
+from orgcarbon.report_templates.xlsx_rows import RowGrid, splice_rows
 from orgcarbon.report_templates.xlsx_targets import NamedTarget, scan_workbook
 
 __all__ = ["cell_format", "fill_workbook"]
@@ -85,8 +86,33 @@ def _fields(target: NamedTarget, width: int) -> list[str | None]:
     return [f.name for f in target.variable.fields][:width]
 
 
+class _ColumnStyle:
+    """The cell format ids of one column's new rows: the anchor cell's, with ``fmt`` for numbers.
+
+    Ids are taken on first use only, so a workbook gains no format that no cell uses.
+    """
+
+    def __init__(self, ws: Worksheet, template: Cell | MergedCell, fmt: str | None) -> None:
+        self._ws, self._template, self._fmt = ws, template, fmt
+        self._ids: dict[bool, int | None] = {}
+
+    def id(self, numeric: bool) -> int | None:
+        """The format id for a number (``numeric``) or other value; None for no format at all."""
+        if numeric not in self._ids:
+            probe = Cell(self._ws)
+            probe._style = copy(self._template._style)
+            if numeric and self._fmt and probe.number_format == "General":
+                probe.number_format = self._fmt
+            self._ids[numeric] = probe.style_id if probe.has_style else None
+        return self._ids[numeric]
+
+
 def _fill_target(
-    ws: Worksheet, target: NamedTarget, context: Mapping[str, Any], warnings: list[str]
+    ws: Worksheet,
+    target: NamedTarget,
+    context: Mapping[str, Any],
+    warnings: list[str],
+    grid: RowGrid | None,
 ) -> None:
     min_col, min_row, max_col, max_row = target.bounds
     width = max_col - min_col + 1
@@ -104,18 +130,36 @@ def _fill_target(
         rows += [[None] * len(fields)] * (height - len(rows))
     templates = [ws.cell(min_row, min_col + j) for j in range(len(fields))]
     formats = [cell_format(_unit(target.variable, f), f or "") for f in fields]  # once per column
+    styles: list[_ColumnStyle] = []
     for i, row in enumerate(rows):
+        if i == 1 and target.anchor:  # after the anchor row: its formats are what rows copy
+            styles = [_ColumnStyle(ws, t, fmt) for t, fmt in zip(templates, formats, strict=True)]
         for j, value in enumerate(row):
-            cell = ws.cell(min_row + i, min_col + j)
+            r, c = min_row + i, min_col + j
+            if styles and grid is not None and (r, c) not in ws._cells and grid.accepts(value):
+                grid.put(r, c, value, styles[j].id(isinstance(value, int | float)))
+                continue
+            if grid is not None:
+                grid.discard(r, c)
+            cell = ws.cell(r, c)
             if i and target.anchor and not isinstance(cell, MergedCell):
                 cell._style = copy(templates[j]._style)  # new rows look like the anchor row
             _put(cell, value, formats[j], warnings)
 
 
 def fill_workbook(
-    template: bytes, context: Mapping[str, Any], filename: str = "template.xlsx"
+    template: bytes,
+    context: Mapping[str, Any],
+    filename: str = "template.xlsx",
+    *,
+    stream_rows: bool = True,
 ) -> RenderedFile:
-    """Fill markers and named cells/ranges of ``template``; raise ``RenderError`` if it is broken."""
+    """Fill markers and named cells/ranges of ``template``; raise ``RenderError`` if it is broken.
+
+    The rows an anchor adds below itself are streamed as sheet XML (``xlsx_rows``);
+    ``stream_rows=False`` makes every cell an openpyxl cell, the slower reference the tests
+    compare the streamed workbook with.
+    """
     keep_vba = filename.lower().endswith(".xlsm")
     try:
         wb = openpyxl.load_workbook(io.BytesIO(template), keep_vba=keep_vba, keep_links=True)
@@ -127,8 +171,9 @@ def fill_workbook(
         raise RenderError("Excel 模板未通过检查：" + "；".join(map(str, errors[:5])))
     warnings: list[str] = []
     _fill_markers(wb, markers, context, warnings)
+    grids = {title: RowGrid() for title in wb.sheetnames} if stream_rows else {}
     for target in targets:
-        _fill_target(wb[target.sheet], target, context, warnings)
+        _fill_target(wb[target.sheet], target, context, warnings, grids.get(target.sheet))
     out = io.BytesIO()
     wb.save(out)
-    return RenderedFile(out.getvalue(), tuple(warnings))
+    return RenderedFile(splice_rows(out.getvalue(), grids), tuple(warnings))
