@@ -32,6 +32,7 @@ from orgcarbon.accounting.restatement import (
     restatement_dict,
 )
 from orgcarbon.platform.extensions import db
+from orgcarbon.rules.model import TERM_NAMES
 from orgcarbon.rules.products import BASIS_NAMES
 from orgcarbon.security.roles import METHOD_PERMISSIONS
 from orgcarbon.security.scope import org_scope
@@ -218,7 +219,7 @@ class ResultsView(BaseView):
         figures = run_figures(run)
         return self.render_template("accounting/run.html", run=run, by_process=process_totals(run_id),
                                     intensity=figures["intensity"], process_intensity=figures["process_intensity"],
-                                    basis_names=BASIS_NAMES,
+                                    basis_names=BASIS_NAMES, term_names=TERM_NAMES,
                                     lines=db.session.scalars(query.limit(PAGE_SIZE)).all())
 
     @expose("/line/<int:line_id>/explain")

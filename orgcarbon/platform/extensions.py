@@ -26,7 +26,7 @@ def register_extensions(app: Flask) -> AppBuilder:
     # render_as_batch lets Alembic alter SQLite tables (copy-and-move) as it does PostgreSQL's.
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
     with app.app_context():
-        appbuilder = AppBuilder(update_perms=False)
+        appbuilder = AppBuilder(update_perms=False, base_template="orgcarbon/baselayout.html")
         appbuilder.init_app(app, db.session)
     init_celery(app, celery_app)
     return appbuilder
