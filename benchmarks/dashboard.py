@@ -485,6 +485,7 @@ def measure(args: argparse.Namespace, base: str, data: dict[str, Any], server: s
 
 
 def main() -> int:
+    global YEARS  # --years: the loader and the request plans read the module's setting
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--redis", help="serve the aggregate cache from this Redis URL (default: in process)")
     parser.add_argument("--server", choices=("gunicorn", "werkzeug"), default="gunicorn")
@@ -496,7 +497,10 @@ def main() -> int:
                         help="each client keeps its HTTP connection open, as a browser does (default: on)")
     parser.add_argument("--in-process", type=int, default=300, metavar="N",
                         help="requests of the plan also sent in process for CPU and SQL counts (0: skip)")
+    parser.add_argument("--years", type=int, default=YEARS,
+                        help=f"years of results loaded and asked for (default: {YEARS}; fewer load faster)")
     args = parser.parse_args()
+    YEARS = args.years
     url = create_database()
     workdir = Path(tempfile.mkdtemp(prefix="oc-bench-dashboard-"))
     env = environment(url, workdir / "instance", args.redis)

@@ -109,6 +109,19 @@ def visible(session: Session, scope: OrgScope) -> list[Benchmark]:
     return list(session.scalars(query))
 
 
+def visible_rows(session: Session, scope: OrgScope) -> list[dict[str, Any]]:
+    """``visible`` as ``as_dict`` rows, kept per process like the organisation tree.
+
+    Benchmarks and organisations are among ``permission_cache.WATCHED_TABLES``: a changed row
+    shows at the next request. The list is shared by threads: never mutate it.
+    """
+    from orgcarbon.security.permission_cache import derived
+
+    rows: list[dict[str, Any]] = derived(("analysis", "benchmarks", scope.readable),
+                                         lambda: [as_dict(r) for r in visible(session, scope)], session)
+    return rows
+
+
 def as_dict(row: Benchmark) -> dict[str, Any]:
     """JSON-able benchmark row."""
     return {"id": row.id, "name": row.name, "organization_id": row.organization_id,
@@ -125,8 +138,8 @@ class Matcher:
     organisation's subtree; a global row applies everywhere.
     """
 
-    def __init__(self, session: Session, rows: Iterable[Benchmark]) -> None:
-        self.rows = [as_dict(r) for r in rows]
+    def __init__(self, session: Session, rows: Iterable[dict[str, Any]]) -> None:
+        self.rows = [dict(r) for r in rows]  # ``as_dict`` rows; copied, as answers hand them out
         orgs = {r["organization_id"] for r in self.rows} - {None}
         children = org_children(session)
         self.subtrees = {org: subtree_of(children, org) for org in orgs}

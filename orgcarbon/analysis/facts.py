@@ -74,10 +74,7 @@ def run_facts(session: Session, run_ids: Iterable[int], level: str = "line") -> 
         if level != "line":
             full = run_facts(session, runs)
             return {k: _rollup(full[k[2]], level) for k in keys}
-        group = (q.LINE.c.run_id, q.LINE.c.organization_id, q.LINE.c.process_id, q.LINE.c.term, q.LINE.c.month)
-        query = (select(*group, func.sum(q.LINE.c.net_tco2), _DIRECT, _CRUDE, func.count())
-                 .where(q.LINE.c.run_id.in_(runs)).group_by(*group))
-        rows = session.execute(query).all()
+        rows = session.execute(q.statement("facts", _line_facts), {"runs": runs}).all()
         orgs = q.names(session, q.ORG, (r[1] for r in rows))
         processes = q.names(session, q.PROC, (r[2] for r in rows))
         per_run: dict[int, list[Fact]] = {r: [] for r in runs}
@@ -88,6 +85,12 @@ def run_facts(session: Session, run_ids: Iterable[int], level: str = "line") -> 
 
     got = pieces.store().get_many([("facts", level, r) for r in run_ids], load)
     return {key[2]: value for key, value in got.items()}
+
+
+def _line_facts() -> Any:
+    group = (q.LINE.c.run_id, q.LINE.c.organization_id, q.LINE.c.process_id, q.LINE.c.term, q.LINE.c.month)
+    return (select(*group, func.sum(q.LINE.c.net_tco2), _DIRECT, _CRUDE, func.count())
+            .where(q.LINE.c.run_id.in_(q.in_list("runs"))).group_by(*group))
 
 
 def _rollup(rows: tuple[Fact, ...], level: str) -> tuple[Fact, ...]:

@@ -22,6 +22,7 @@ from orgcarbon.analysis.cache import cached, make_key
 
 YEARS_BACK = 4  # the period comparison shows the same months of up to four earlier years
 CHARTS = ("by_plant", "by_process", "by_year", "trend")
+_PRODUCT_LINES = and_(q.LINE.c.category == q.INTENSITY_CATEGORY, q.LINE.c.process_id.is_not(None))
 
 
 def per_tonne(total: float, direct: float, tonnes: float) -> dict[str, Any]:
@@ -49,7 +50,7 @@ def process_products(session: Session, sel: q.Selection) -> dict[tuple[int, int]
     is the material of the process's ``fixed_carbon_product`` lines with the largest quantity.
     """
     rows = q.grouped(session, sel, q.LINE.c.process_id, q.LINE.c.material, name="product", value=q.LINE.c.activity,
-                     where=and_(q.LINE.c.category == q.INTENSITY_CATEGORY, q.LINE.c.process_id.is_not(None)))
+                     where=_PRODUCT_LINES)
     tonnes: dict[tuple[int, int], dict[str, float]] = {}
     for org_id, process_id, material, quantity in rows:
         per = tonnes.setdefault((int(org_id), int(process_id)), {})

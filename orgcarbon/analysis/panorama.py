@@ -21,8 +21,9 @@ REVIEW_QUEUE = "/forms/review"  # the review queue page of the forms module
 def panorama(session: Session, period: q.Period, nodes: frozenset[int]) -> dict[str, Any]:
     """Totals, split, trend against last year, categories, processes, sources, intensity, completeness.
 
-    The aggregates are cached by run ids; the open review count is not (submissions move on
-    their own), so it is read on every call.
+    The aggregates are cached by run ids; the open review count by the submissions' own stamp
+    (``permission_cache`` module, ``workflow_cache``): a committed submission change shows at once
+    on this host, within ``PERMISSION_CACHE_SECONDS`` on others.
     """
     return json.loads(panorama_json(session, period, nodes))  # type: ignore[no-any-return]
 
@@ -39,9 +40,21 @@ def panorama_json(session: Session, period: q.Period, nodes: frozenset[int]) -> 
 
 
 def open_review_items(session: Session, nodes: frozenset[int]) -> int:
-    """Submissions waiting for review or approval (submitted or reviewed) in ``nodes``, any period."""
+    """Submissions waiting for review or approval (submitted or reviewed) in ``nodes``, any period.
+
+    Kept per process until a submission changes (``derived`` of the ``workflow_cache``, whose
+    stamp every committed submission change renews, here and in the host's other processes).
+    """
     if not nodes:
         return 0
+    from orgcarbon.security.permission_cache import derived
+
+    count: int = derived(("analysis", "open_reviews", nodes), lambda: _count_open(session, nodes), session,
+                         "workflow_cache")
+    return count
+
+
+def _count_open(session: Session, nodes: frozenset[int]) -> int:
     table = Submission.__table__
     return int(session.scalar(select(func.count()).select_from(table).where(
         table.c.status.in_(OPEN_REVIEW_STATUSES), table.c.organization_id.in_(sorted(nodes)))) or 0)

@@ -9,12 +9,12 @@ caller's readable scope and the requested months.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import and_, false, func, or_, select
+from sqlalchemy import and_, bindparam, false, func, or_, select
 from sqlalchemy.orm import Session
 
 from orgcarbon.accounting.models import AccountingRun, ResultLine
@@ -172,7 +172,19 @@ def wanted_nodes(session: Session, org_id: int | None, readable: Iterable[int] |
 
 
 def select_lines(session: Session, period: Period, nodes: frozenset[int]) -> Selection:
-    """The current runs of ``period.year`` and the nodes each answers for, within ``nodes``."""
+    """The current runs of ``period.year`` and the nodes each answers for, within ``nodes``.
+
+    Kept per process like the runs and the tree it is made of (``permission_cache.derived``: a new
+    run or a moved node renews the stamp); a dashboard asks for the same few selections again.
+    """
+    from orgcarbon.security.permission_cache import derived
+
+    selection: Selection = derived(("analysis", "selection", period, nodes),
+                                   lambda: _select_lines(session, period, nodes), session)
+    return selection
+
+
+def _select_lines(session: Session, period: Period, nodes: frozenset[int]) -> Selection:
     runs = done_runs(session, [period.year])[period.year]
     children = org_children(session)
     covered: set[int] = set()
@@ -206,6 +218,23 @@ def _f(value: Any) -> float:
     return float(value or 0.0)
 
 
+_STATEMENTS: dict[Hashable, Any] = {}
+
+
+def statement(key: Hashable, build: Callable[[], Any]) -> Any:
+    """The statement under ``key``, built once per process: its values go in as (expanding) bind
+    parameters, so a piece load neither builds nor hashes a new statement each time."""
+    found = _STATEMENTS.get(key)
+    if found is None:
+        found = _STATEMENTS.setdefault(key, build())
+    return found
+
+
+def in_list(name: str) -> Any:
+    """An expanding bind parameter: ``column.in_(in_list("ids"))`` takes a list at execution."""
+    return bindparam(name, expanding=True)
+
+
 def names(session: Session, table: Any, ids: Iterable[int | None]) -> dict[int, str]:
     """``id → name`` of the rows of ``table`` (organisations, processes, sub-processes) among ``ids``.
 
@@ -214,8 +243,9 @@ def names(session: Session, table: Any, ids: Iterable[int | None]) -> dict[int, 
     wanted = {i for i in ids if i is not None}
 
     def load(keys: list[Any]) -> dict[Any, Any]:
-        found = dict(session.execute(select(table.c.id, table.c.name)
-                                     .where(table.c.id.in_(sorted(k[2] for k in keys)))).all())
+        query = statement(("names", table.name),
+                          lambda: select(table.c.id, table.c.name).where(table.c.id.in_(in_list("ids"))))
+        found = dict(session.execute(query, {"ids": sorted(k[2] for k in keys)}).all())
         return {k: found.get(k[2]) for k in keys}
 
     got = pieces.store().get_many([("name", table.name, i) for i in wanted], load)
@@ -228,22 +258,25 @@ def grouped(session: Session, sel: Selection, *columns: Any, name: str, where: A
     ``(org, *columns, sum)`` rows, exactly as ``where()`` would give.
 
     Each run's groups for the period's months are read once per process (``pieces.py``; ``name``
-    tells the groupings apart: one per ``columns``/``where``/``value``). The database reads only
-    runs not seen before, by run and month as ``runs_where()`` does (see there), and ``keeps``'
-    test picks each run's nodes.
+    tells the groupings apart: one per ``columns``/``where``/``value``, and names the statement,
+    built once). The database reads only runs not seen before, by run and month as
+    ``runs_where()`` does (see there), and ``keeps``' test picks each run's nodes.
     """
     period = sel.period
     months = (period.year, period.month_from, period.month_to)
-    measure = func.sum(LINE.c.net_tco2 if value is None else value)
+
+    def build() -> Any:
+        measure = func.sum(LINE.c.net_tco2 if value is None else value)
+        return (select(LINE.c.run_id, LINE.c.organization_id, *columns, measure)
+                .where(LINE.c.run_id.in_(in_list("runs")), LINE.c.month.in_(in_list("months")),
+                       *(() if where is None else (where,)))
+                .group_by(LINE.c.run_id, LINE.c.organization_id, *columns))
 
     def load(keys: list[Any]) -> dict[Any, Any]:
         runs = sorted(k[2] for k in keys)
-        query = (select(LINE.c.run_id, LINE.c.organization_id, *columns, measure)
-                 .where(LINE.c.run_id.in_(runs), LINE.c.month.in_(period.months),
-                        *(() if where is None else (where,)))
-                 .group_by(LINE.c.run_id, LINE.c.organization_id, *columns))
+        query = statement(("grouped", name), build)
         per_run: dict[int, list[tuple[Any, ...]]] = {r: [] for r in runs}
-        for run_id, *rest in session.execute(query):
+        for run_id, *rest in session.execute(query, {"runs": runs, "months": list(period.months)}):
             per_run[int(run_id)].append((*rest[:-1], _f(rest[-1])))
         return {k: per_run[k[2]] for k in keys}
 

@@ -72,7 +72,7 @@ def _compare_export(args: Any) -> Response:
 
 
 def _intensity(side: params.Side) -> dict[str, Any]:
-    matcher = benchmarks.Matcher(db.session, benchmarks.visible(db.session, org_scope()))
+    matcher = benchmarks.Matcher(db.session, benchmarks.visible_rows(db.session, org_scope()))
     return intensity.comparison(db.session, side.period, side.nodes, matcher)
 
 

@@ -10,8 +10,9 @@ Freshness (the rule the tests hold it to):
 * Every entry is tagged with the installation's **security stamp**, read *before* the entry is
   built from the database. The stamp changes after every commit that inserts, updates or deletes
   a row of the security tables (``SECURITY_TABLES``: users, roles, groups, permissions, their
-  links, IP lists, password state, organisations and user organisations) or an accounting run. A lookup whose entry
-  carries another stamp rebuilds it: a revocation counts from the next request on.
+  links, IP lists, password state, organisations and user organisations), an accounting run or a
+  benchmark value. A lookup whose entry carries another stamp rebuilds it: a revocation counts
+  from the next request on.
 * The stamp is this process's change counter plus the identity of a file in the instance folder
   (``security.stamp``) that each such commit replaces, so the other processes of the same
   installation on the same host (gunicorn workers, Celery workers, ``orgcarbon`` commands) see
@@ -21,6 +22,11 @@ Freshness (the rule the tests hold it to):
   0 turns the cache off). No entry is ever used longer than that after it was built.
 * An entry built while the session holds uncommitted security changes is used for that request
   only, never stored.
+
+The same mechanism, with its own stamp file and tables, keeps other values read on every
+dashboard request that change often but must show at once: ``workflow_cache`` (the count of
+submissions waiting for review, ``WORKFLOW_TABLES``). Each cache is invalidated only by commits
+to its own tables, so saving a form does not empty the permission cache.
 """
 
 from __future__ import annotations
@@ -54,9 +60,13 @@ SECURITY_TABLES = frozenset({
     "ab_permission", "ab_view_menu", "ab_permission_view", "ab_permission_view_role",
     "sec_user_security", "sec_role_security", "mm_user_organization", "mm_organization",
 })
-# Read on every dashboard request and changed a few times a year: the list of accounting runs
-# (``derived`` values of the analysis). A new run renews the stamp like a security change does.
-WATCHED_TABLES = SECURITY_TABLES | {"ac_run"}
+# Read on every dashboard request and changed a few times a year: the list of accounting runs and
+# the benchmark values (``derived`` values of the analysis). A new run renews the stamp like a
+# security change does.
+WATCHED_TABLES = SECURITY_TABLES | {"ac_run", "an_benchmark"}
+# Submissions move through review all day: their own cache and stamp file (``workflow_cache``).
+WORKFLOW_TABLES = frozenset({"fm_submission"})
+WORKFLOW_STAMP_FILE = "workflow.stamp"
 # Login bookkeeping changes a user row at every login; it decides nothing a cached entry holds.
 USER_COUNTERS = frozenset({"last_login", "login_count", "fail_login_count", "changed_on", "changed_by_fk"})
 _CHANGED = "_orgcarbon_security_changed"
@@ -95,8 +105,10 @@ class _Entry:
 class PermissionCache:
     """Entries by key (a user id, or ``PUBLIC``), each valid for one stamp and ``ttl`` seconds."""
 
-    def __init__(self, stamp_path: Path | None, ttl: float = TTL_SECONDS, max_entries: int = MAX_ENTRIES) -> None:
+    def __init__(self, stamp_path: Path | None, ttl: float = TTL_SECONDS, max_entries: int = MAX_ENTRIES,
+                 tables: frozenset[str] = WATCHED_TABLES) -> None:
         self.stamp_path = stamp_path
+        self.tables = tables  # a commit changing one of these invalidates the cache
         self.ttl = ttl
         self.max_entries = max_entries
         self._generation = 0
@@ -155,10 +167,12 @@ def _touch(path: Path) -> None:
         temporary.unlink(missing_ok=True)
 
 
-def invalidate_all() -> None:
-    """Invalidate every permission cache of this process (and their stamp files)."""
+def invalidate_all(tables: Iterable[str] | None = None) -> None:
+    """Invalidate every cache of this process (and their stamp files) watching one of ``tables`` (None: all)."""
+    changed = None if tables is None else frozenset(tables)
     for cache in list(_CACHES):
-        cache.invalidate()
+        if changed is None or cache.tables & changed:
+            cache.invalidate()
 
 
 # -- what counts as a change ------------------------------------------------------------------
@@ -169,41 +183,54 @@ def _table(obj: Any) -> str | None:
     return getattr(table, "name", None)
 
 
-def _changes_grants(session: Session, obj: Any) -> bool:
-    """True when flushing ``obj`` may change what some user may do."""
+_ALL_TABLES = WATCHED_TABLES | WORKFLOW_TABLES
+
+
+def _changed_table(session: Session, obj: Any) -> str | None:
+    """The watched table whose content flushing ``obj`` changes (None: nothing a cache holds)."""
     name = _table(obj)
-    if name not in WATCHED_TABLES:
-        return False
+    if name not in _ALL_TABLES:
+        return None
     if name != "ab_user" or obj in session.new or obj in session.deleted:
-        return True
+        return name
     state = inspect(obj)
-    return any(attr.key not in USER_COUNTERS and attr.history.has_changes() for attr in state.attrs)
+    return name if any(attr.key not in USER_COUNTERS and attr.history.has_changes() for attr in state.attrs) else None
 
 
-def pending_changes(session: Session) -> bool:
-    """True when the session's transaction holds security changes not yet committed."""
-    if session.info.get(_CHANGED):
+def _pending_tables(session: Session) -> set[str]:
+    return {name for obj in (*session.new, *session.dirty, *session.deleted)
+            if (name := _changed_table(session, obj)) is not None}
+
+
+def _mark(session: Session, tables: Iterable[str]) -> None:
+    session.info[_CHANGED] = session.info.get(_CHANGED, frozenset()) | frozenset(tables)
+
+
+def pending_changes(session: Session, tables: frozenset[str] = WATCHED_TABLES) -> bool:
+    """True when the session's transaction holds changes of ``tables`` not yet committed."""
+    if session.info.get(_CHANGED, frozenset()) & tables:
         return True
-    return any(_changes_grants(session, obj) for obj in (*session.new, *session.dirty, *session.deleted))
+    return bool(_pending_tables(session) & tables)
 
 
 def _after_flush(session: Session, flush_context: Any) -> None:
-    if not session.info.get(_CHANGED) and any(
-            _changes_grants(session, obj) for obj in (*session.new, *session.dirty, *session.deleted)):
-        session.info[_CHANGED] = True
+    changed = _pending_tables(session)
+    if changed:
+        _mark(session, changed)
 
 
 def _orm_execute(state: Any) -> None:
     # Bulk statements (``session.execute(delete(UserOrganization)...)``) never pass through a flush.
     if state.is_insert or state.is_update or state.is_delete:
-        table = getattr(state.statement, "table", None)
-        if getattr(table, "name", None) in WATCHED_TABLES:
-            state.session.info[_CHANGED] = True
+        name = getattr(getattr(state.statement, "table", None), "name", None)
+        if name in _ALL_TABLES:
+            _mark(state.session, (name,))
 
 
 def _after_commit(session: Session) -> None:
-    if session.info.pop(_CHANGED, False):
-        invalidate_all()
+    changed = session.info.pop(_CHANGED, None)
+    if changed:
+        invalidate_all(changed)
 
 
 def _after_transaction_end(session: Session, transaction: Any) -> None:
@@ -234,6 +261,8 @@ def init_app(app: Flask) -> None:
     settings = app.config.get("ORGCARBON", {})
     ttl = settings.get("PERMISSION_CACHE_SECONDS", app.config.get("PERMISSION_CACHE_SECONDS", TTL_SECONDS))
     app.extensions["permission_cache"] = PermissionCache(Path(app.instance_path) / STAMP_FILE, float(ttl))
+    app.extensions["workflow_cache"] = PermissionCache(Path(app.instance_path) / WORKFLOW_STAMP_FILE, float(ttl),
+                                                       tables=WORKFLOW_TABLES)
 
 
 def permission_cache() -> PermissionCache | None:
@@ -315,15 +344,17 @@ def remember_scope(grants: Grants) -> None:
     g._org_scope = (grants.user_id, grants.scope)
 
 
-def derived(key: Any, build: Callable[[], Any], session: Session) -> Any:
-    """A value read only from ``WATCHED_TABLES`` (the organisation tree, say), cached like grants.
+def derived(key: Any, build: Callable[[], Any], session: Session, cache_name: str = "permission_cache") -> Any:
+    """A value read only from the tables of the cache ``cache_name`` (``WATCHED_TABLES`` of the
+    ``permission_cache``: the organisation tree, say), cached like grants.
 
     ``key`` must not be an int (user ids are). Outside an application context, or without a
     cache, ``build()`` is called every time. The value is shared by threads: never mutate it.
     """
     from flask import has_app_context
 
-    cache = current_app.extensions.get("permission_cache") if has_app_context() else None
+    cache: PermissionCache | None = current_app.extensions.get(cache_name) if has_app_context() else None
     if cache is None:
         return build()
-    return cache.get(key, build, lambda: not pending_changes(session))
+    tables = cache.tables
+    return cache.get(key, build, lambda: not pending_changes(session, tables))
