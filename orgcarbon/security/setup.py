@@ -54,10 +54,15 @@ def register_security(app: Flask) -> None:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     register_access_checks(app)                 # IP allowlists, forced password change, refusal log
 
+    session_cookie = app.config.get("SESSION_COOKIE_NAME", "session")
+
     @app.before_request
     def _idle_timeout() -> None:
         # PERMANENT_SESSION_LIFETIME only applies to permanent sessions; refreshed on each request
-        # it becomes an idle timeout (SESSION_REFRESH_EACH_REQUEST).
+        # it becomes an idle timeout (SESSION_REFRESH_EACH_REQUEST). An API call with a bearer token
+        # and no session cookie has no session to keep alive: it gets no cookie either.
+        if session_cookie not in request.cookies and request.headers.get("Authorization", "").startswith("Bearer "):
+            return
         session.permanent = True
 
     @app.after_request

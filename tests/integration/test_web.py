@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import ADMIN_PASSWORD, login
+from tests.conftest import ADMIN_PASSWORD, api_token, login
 
 
 def test_anonymous_visitor_is_sent_to_a_chinese_login_page(client: FlaskClient) -> None:
@@ -51,6 +51,20 @@ def test_session_is_permanent_with_idle_timeout(app: Flask, client: FlaskClient)
     cookie = client.get_cookie(app.config.get("SESSION_COOKIE_NAME", "session"))
     assert cookie is not None and cookie.expires is not None
     assert app.permanent_session_lifetime.total_seconds() == 30 * 60
+
+
+def test_bearer_api_calls_get_no_session_cookie(app: Flask) -> None:
+    """A token-authenticated API call has no session to keep alive: no Set-Cookie; a page still gets one."""
+    api = app.test_client(use_cookies=False)
+    token = api_token(api, "viewer", "Demo-viewer-1")
+    response = api.get("/api/v1/analysis/panorama?year=2024", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200
+    assert "Set-Cookie" not in response.headers
+    assert isinstance(response.get_json()["result"], dict)
+    page = app.test_client()
+    login(page, "viewer", "Demo-viewer-1")
+    assert page.get("/analysis/").status_code == 200
+    assert page.get_cookie(app.config.get("SESSION_COOKIE_NAME", "session")) is not None
 
 
 def test_missing_permission_gets_a_chinese_403_page(client: FlaskClient) -> None:
