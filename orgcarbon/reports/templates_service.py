@@ -194,10 +194,12 @@ def activate(session: Session, template_version: TemplateVersion, organization_i
     from orgcarbon.metamodel.models import Organization
 
     org = session.get(Organization, organization_id)
-    if org is None:
-        raise TemplateRefused("组织：不存在")
-    if not org_scope(user, session).can_write(organization_id):
-        raise TemplateRefused(f"组织：“{org.name}”不在您的数据范围内，不能为其启用模板")
+    scope = org_scope(user, session)
+    if org is None or not scope.can_read(organization_id):
+        # One answer for "no such node" and "not yours", without the node's name: neither may leak.
+        raise TemplateRefused(f"组织：编号 {organization_id} 不存在或不在您的数据范围内，不能为其启用模板")
+    if not scope.can_write(organization_id):
+        raise TemplateRefused(f"组织：“{org.name}”不在您可修改的数据范围内，不能为其启用模板")
     activation = session.scalar(select(TemplateActivation).where(
         TemplateActivation.template_id == version.template_id, TemplateActivation.organization_id == organization_id))
     if activation is None:

@@ -172,7 +172,8 @@ def test_consultant_cannot_activate_outside_the_scope_but_the_administrator_can(
     assert "外部集团" not in client.get(f"{BASE}/{template_id}").get_data(as_text=True)
     refused = client.post(f"{BASE}/{template_id}/activate", follow_redirects=True,
                           data={"version_id": version_id, "organization_id": outside_id})
-    assert "“外部集团”不在您的数据范围内" in refused.get_data(as_text=True)
+    page = refused.get_data(as_text=True)
+    assert f"组织：编号 {outside_id} 不存在或不在您的数据范围内" in page and "外部集团" not in page
     admin = signed_in(app, "admin")
     assert admin.post(f"{BASE}/{template_id}/activate",
                       data={"version_id": version_id, "organization_id": outside_id}).status_code == 302
