@@ -9,10 +9,12 @@ so a row does not carry a copy of its reading.
 
 from __future__ import annotations
 
+import operator
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import chain, repeat
 from typing import Any
 
 from orgcarbon.security.crypto import sm3_hex
@@ -20,6 +22,7 @@ from orgcarbon.security.crypto import sm3_hex
 MAX_ROWS = 10_000
 MAX_ERRORS = 20
 PARAMETERS = ("ncv", "carbon_content", "oxidation_factor", "purity", "ef")
+_PARAMETER_SET = frozenset(PARAMETERS)
 _KEY = re.compile(r"^[A-Za-z0-9._:~-]{1,128}$")
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
@@ -79,6 +82,8 @@ def _number(value: Any) -> bool:
 
 _NAME_FIELDS = (("organization", False, 200), ("sub_process", True, 200), ("material", True, 200),
                 ("unit", True, 32))
+_NAME_KEYS = tuple(name for name, _, _ in _NAME_FIELDS)
+_CLEAN_KEYS = READING_KEYS - {"id", "attributes"}
 
 
 def _names(given: tuple[Any, ...], item: Mapping[str, Any], where: str, errors: _Errors,
@@ -119,7 +124,9 @@ def _common(item: Any, where: str, allowed: frozenset[str], errors: _Errors,
         _parameters(parameters, where, errors, row)
     tags = get("tags")
     if tags is not None:
-        if type(tags) is not list or len(tags) > 20 or not all(type(t) is str and t for t in tags):
+        if type(tags) is list and len(tags) == 1 and type(tags[0]) is str and tags[0]:
+            row["tags"] = tags  # the common case, checked first
+        elif type(tags) is not list or len(tags) > 20 or not all(type(t) is str and t for t in tags):
             errors.add(f"{where}.tags", "应为不超过 20 个非空文本的列表")
         else:
             row["tags"] = tags
@@ -139,6 +146,9 @@ def _parameters(parameters: Any, where: str, errors: _Errors, row: dict[str, Any
     """The ``parameters`` object: known names, numbers; copied into ``row``."""
     if not isinstance(parameters, dict):
         errors.add(f"{where}.parameters", "应为对象")
+        return
+    if parameters.keys() <= _PARAMETER_SET and all(type(v) is float for v in parameters.values()):
+        row.update(parameters)  # the common case: known names, float values
         return
     for name, value in parameters.items():
         if name not in PARAMETERS:
@@ -176,10 +186,83 @@ def _envelope(body: Any, list_name: str, errors: _Errors) -> tuple[str, list[Any
     return str(key), items
 
 
+def _checked_once(values: list[Any], check: Callable[[Any], Any]) -> list[Any] | None:
+    """``check`` of each value, called once per distinct value; None when one fails (returns None)."""
+    try:
+        checked = {value: check(value) for value in set(values)}
+    except TypeError:  # an unhashable value
+        return None
+    if None in checked.values():
+        return None
+    return list(map(checked.__getitem__, values))
+
+
+def _clean_names(given: tuple[Any, ...]) -> tuple[str | None, ...] | None:
+    if not all(type(part) is str or part is None for part in given):
+        return None
+    errors = _Errors()
+    found = _names(given, dict(zip(_NAME_KEYS, given, strict=True)), "", errors, {})
+    return None if errors else found
+
+
+def _clean_tags(tags: tuple[Any, ...]) -> bool | None:
+    return (0 < len(tags) <= 20 and all(type(t) is str and t for t in tags)) or None
+
+
+def _clean_readings(items: list[Any], client_id: str) -> list[dict[str, Any]] | None:
+    """The rows of ``items`` when every reading is clean, checked column by column; None otherwise.
+
+    Clean: names that pass, a number, an ISO time, tags and parameters that pass, no ``id`` and no
+    ``attributes`` (the record key is the reading's identity). That is what meters send; a batch
+    with anything else is checked reading by reading, which finds and words every problem.
+    """
+    if set(map(type, items)) != {dict} or not all(map(_CLEAN_KEYS.issuperset, items)):
+        return None
+    def column(name: str) -> list[Any]:
+        return list(map(dict.get, items, repeat(name)))
+    quantities, times, tags, parameters = column("quantity"), column("time"), column("tags"), column("parameters")
+    if not set(map(type, quantities)) <= {float, int} or set(map(type, times)) != {str}:
+        return None
+    names = _checked_once(list(zip(*map(column, _NAME_KEYS), strict=True)), _clean_names)
+    present = [t for t in tags if t is not None]
+    if names is None or not set(map(type, present)) <= {list} or _checked_once(
+            list(map(tuple, present)), _clean_tags) is None:
+        return None
+    given = [p for p in parameters if p is not None]
+    if not set(map(type, given)) <= {dict} or not all(map(_PARAMETER_SET.issuperset, given)) or not set(
+            map(type, chain.from_iterable(map(dict.values, given)))) <= {float, int, type(None)}:
+        return None
+    try:
+        moments = list(map(datetime.fromisoformat, times))
+    except ValueError:
+        return None
+    heads = _checked_once(names, lambda n: f"{client_id}/{n[0] or ''}|{n[1] or ''}|{n[2] or ''}|")
+    keys = list(map(operator.add, heads or (), times))
+    if max(map(len, keys)) > 200:
+        return None
+    rows = []
+    for (organization, sub_process, material, unit), quantity, given_parameters, given_tags, moment, key in zip(
+            names, quantities, parameters, tags, moments, keys, strict=True):
+        row = {"organization": organization, "sub_process": sub_process, "material": material, "unit": unit,
+               "quantity": quantity}
+        if given_parameters:
+            row.update(given_parameters)
+        if given_tags is not None:
+            row["tags"] = given_tags
+        row["time"] = moment
+        row["record_key"] = key
+        rows.append(row)
+    return rows
+
+
 def parse_readings(body: Any, client_id: str) -> IngestBatch:
     """Check a ``/ingest/readings`` body; raises ``SchemaError`` listing the problems."""
     errors = _Errors()
     key, items = _envelope(body, "readings", errors)
+    if not errors:
+        clean = _clean_readings(items, client_id)
+        if clean is not None:
+            return IngestBatch(key, clean)
     rows = []
     seen: dict[tuple[Any, ...], tuple[str | None, ...]] = {}
     prefix = f"{client_id}/"

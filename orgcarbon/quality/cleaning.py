@@ -25,6 +25,7 @@ from orgcarbon.metamodel.models import ActivityRecord, Material
 from orgcarbon.metamodel.versioned import Binding
 from orgcarbon.quality.frames import Period, load_records
 from orgcarbon.quality.models import QualityFinding, QualityRun, StagingRow
+from orgcarbon.quality.partitions import JOINED, effective_status, effective_statuses
 from orgcarbon.quality.rules_store import definition_of, utcnow
 from orgcarbon.quality.runs import DryRun, RunRefused, before_cleaning, counts_of, finding_rows
 from orgcarbon.rules.quality import run_rules
@@ -89,8 +90,7 @@ class CleaningRun(DryRun):
 
 def apply_cleaning(session: Session, before: Any, after: Any, in_period: frozenset[int]) -> dict[str, int]:
     """Write the cleaned frame back to ``st_row``: changed values, ``cleaned``/``rejected`` status."""
-    promoted = set(session.execute(select(StagingRow.id).where(
-        StagingRow.id.in_(sorted(in_period)), StagingRow.status == "promoted")).scalars())
+    promoted = {i for i, status in effective_statuses(session, in_period).items() if status == "promoted"}
     wanted = [rid for rid in in_period if rid not in promoted]
     before_rows = {int(r["row_id"]): r for r in before.to_dict("records") if int(r["row_id"]) in in_period}
     after_rows: dict[int, dict[str, Any]] = {}
@@ -148,9 +148,9 @@ def promote_staging(session: Session, organization_id: int, year: int, month: in
 
     months = [f"{year}-{m:02d}" for m in ([month] if month else range(1, 13))]
     nodes = subtree_ids(session, [organization_id])
-    rows = session.execute(select(StagingRow).where(
+    rows = session.execute(select(StagingRow).select_from(JOINED).where(
         StagingRow.organization_id.in_(sorted(nodes)), StagingRow.month.in_(months),
-        StagingRow.status == "cleaned")).scalars().all()
+        effective_status() == "cleaned")).scalars().all()
     result = PromotionResult()
     if not rows:
         result.skipped.append("没有已清洗、待汇总的暂存数据")

@@ -10,7 +10,7 @@ Provenance per data set:
 
 * activity (``mm_activity``): an approved form (``submission_id``) was received when it was
   submitted and was due on the form's due date (``forms.service.due_date``); a row promoted from
-  staging (``st_row.activity_id``) carries that row's time received, batch and connector; rows of
+  staging (``partitions.first_readings``) carries that row's time received, batch and connector; rows of
   the demo loader or a package carry only their source.
 * staging (``st_row``): received at ``received_at``; due on the due date of the form that collects
   its binding, else on day ``DEFAULT_DUE_DAY`` of the month after its month.
@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from orgcarbon.metamodel.models import ActivityRecord, Material, Organization, Process, SubProcess
 from orgcarbon.quality.models import StagingRow
+from orgcarbon.quality.partitions import first_readings
 from orgcarbon.rules.quality import ensure_columns
 from orgcarbon.security.scope import subtree_ids
 
@@ -168,12 +169,7 @@ def activity_records(session: Session, organization_id: int, period: Period) -> 
         .order_by(ActivityRecord.id)
     )
     found = session.execute(query).all()
-    activity_ids = [a.id for a, *_ in found]
-    promoted: dict[int, StagingRow] = {}
-    if activity_ids:
-        for row in session.scalars(select(StagingRow).where(StagingRow.activity_id.in_(activity_ids))
-                                   .order_by(StagingRow.id)):
-            promoted.setdefault(row.activity_id or 0, row)
+    promoted = first_readings(session, [a for a, *_ in found])
     submissions = _submissions(session, {a.submission_id for a, *_ in found if a.submission_id})
     rows: list[dict[str, Any]] = []
     access: dict[int, str] = {}

@@ -75,13 +75,33 @@ class StagingRow(Model):
     purity: Mapped[float | None] = mapped_column(Float)
     ef: Mapped[float | None] = mapped_column(Float)
     tags: Mapped[str | None] = mapped_column(String(300))  # comma-separated
-    status: Mapped[str] = mapped_column(String(16), default="new")  # new|cleaned|rejected|promoted
+    status: Mapped[str] = mapped_column(String(16), default="new")  # new|cleaned|rejected|promoted; see st_partition
     activity_id: Mapped[int | None] = mapped_column(ForeignKey("mm_activity.id"))
     raw: Mapped[dict[str, object] | None] = mapped_column(JSON)  # extras not in columns (API: attributes)
 
     organization: Mapped[Organization | None] = relationship(
         primaryjoin=lambda: foreign(StagingRow.organization_id) == Organization.id, viewonly=True
     )
+
+
+class StagingPartition(Model):
+    """How far the bulk pipeline has cleaned and promoted one plant × month of ``st_row``.
+
+    The bulk path marks a partition "cleaned through id N" with this one row instead of
+    rewriting every reading's ``status`` (and "promoted through id N" instead of writing every
+    reading's ``activity_id``): a reading still stored ``new`` whose id is at or below a mark has
+    that status (``quality/partitions.py``). Rejected readings, and readings of the per-row path
+    (forms, ``CleaningRun``), keep a stored status, which wins over the marks.
+    """
+
+    __tablename__ = "st_partition"
+
+    organization_id: Mapped[int] = mapped_column(Integer, primary_key=True)  # mm_organization.id, as st_row
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    cleaned_through_id: Mapped[int | None] = mapped_column(Integer)
+    promoted_through_id: Mapped[int | None] = mapped_column(Integer)
+    cleaned_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    promoted_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class StagingBatch(Model):

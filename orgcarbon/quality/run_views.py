@@ -20,6 +20,7 @@ from orgcarbon.metamodel.models import ActivityRecord
 from orgcarbon.platform.extensions import db
 from orgcarbon.quality.frames import DATASET_LABELS, DATASETS, Period
 from orgcarbon.quality.models import QualityFinding, QualityRun, StagingRow
+from orgcarbon.quality.partitions import effective_statuses
 from orgcarbon.quality.report import XLSX, report_workbook, verification_report
 from orgcarbon.quality.runs import RunRefused, run_findings
 from orgcarbon.quality.scorecard import DIMENSION_LABELS, drill_down, quality_scorecard
@@ -188,5 +189,8 @@ class QualityRunsView(BaseView):
             select(QualityFinding).where(QualityFinding.target == dataset, QualityFinding.target_id == record_id)
             .order_by(QualityFinding.run_id.desc(), QualityFinding.id).limit(PAGE_SIZE)).all()
         columns = [c.key for c in model.__table__.columns if c.key != "raw"]
+        if dataset == "staging":  # the status the pipeline means, not only the stored one
+            db.session.expunge(record)
+            record.status = effective_statuses(db.session, [record.id])[record.id]
         return self.render_template("quality/record.html", record=record, dataset=dataset, columns=columns,
                                     findings=findings, datasets=DATASET_LABELS, severities=SEVERITY_ZH)

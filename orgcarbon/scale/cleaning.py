@@ -5,15 +5,16 @@ STDOUT`` parsed by pandas' C reader; SQLite: one SELECT) into ``RecordColumns``:
 sub-process / material ids turned into name codes through small look-up tables (no per-row
 Python). ``compile_columnar`` (``rules/quality/columnar``) evaluates the published rules.
 ``write_back`` marks the removed rows ``rejected`` and writes changed values (PostgreSQL: ids
-COPYed into a temporary table and one ``UPDATE … FROM``), then every other new row of the
-partition ``cleaned`` in one UPDATE.
+COPYed into a temporary table and one ``UPDATE … FROM``); every other row is cleaned by the
+partition's mark (``quality/partitions.mark_cleaned``), not by rewriting it. The partition's new
+rows are those above its cleaned mark and at or below ``cleaning_limit`` (``Window``).
 """
 
 from __future__ import annotations
 
 import io
 import time
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from typing import Any
 
 import numpy as np
@@ -25,6 +26,7 @@ from sqlalchemy.orm import Session
 from orgcarbon.metamodel.models import Material, Organization, Process, SubProcess
 from orgcarbon.metamodel.versioned import Binding
 from orgcarbon.quality.models import StagingRow
+from orgcarbon.quality.partitions import mark_cleaned, pending
 from orgcarbon.rules.quality.columnar import ColumnarResult, RecordColumns
 
 # Raw columns of the query, in order; ``ts_us`` is the reading time in µs since 1970 (UTC).
@@ -64,17 +66,29 @@ COPY_SQL = (
     "COPY (SELECT id, subprocess_id, material_id, category, "
     "(extract(epoch from timestamp) * 1000000)::bigint, quantity, unit, ncv, carbon_content, "
     "oxidation_factor, purity, ef, source, batch_id, tags, coalesce(reference, request_id) "
-    "FROM st_row WHERE organization_id = {org} AND month = '{month}' AND status = 'new') "
-    "TO STDOUT (FORMAT csv)")
+    "FROM st_row WHERE organization_id = {org} AND month = '{month}' AND status = 'new' "
+    "AND id > {after} AND id <= {limit}) TO STDOUT (FORMAT csv)")
 
 
-def _raw_postgres(session: Session, org_id: int, month: str) -> pd.DataFrame:
+@dataclass(frozen=True)
+class Window:
+    """The rows of one plant × month that a cleaning sees: stored ``new``, ids in (after, limit]."""
+
+    org_id: int
+    month: str
+    after: int
+    limit: int
+
+
+def _raw_postgres(session: Session, window: Window) -> pd.DataFrame:
     """The partition through COPY … TO STDOUT (CSV), parsed by pandas' C reader."""
+    month = window.month
     if len(month) != 7 or not month.replace("-", "").isdigit():
         raise ValueError(f"月份格式应为 YYYY-MM：{month}")
     buffer = io.BytesIO()
     cursor = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    with cursor.copy(COPY_SQL.format(org=int(org_id), month=month)) as copy:
+    sql = COPY_SQL.format(org=int(window.org_id), month=month, after=int(window.after), limit=int(window.limit))
+    with cursor.copy(sql) as copy:
         for block in copy:
             buffer.write(block)
     buffer.seek(0)
@@ -83,14 +97,13 @@ def _raw_postgres(session: Session, org_id: int, month: str) -> pd.DataFrame:
                        na_values={n: [""] for n in RAW}, float_precision="round_trip")
 
 
-def _raw_sql(session: Session, org_id: int, month: str) -> pd.DataFrame:
+def _raw_sql(session: Session, window: Window) -> pd.DataFrame:
     """The partition through one SELECT (SQLite and other databases)."""
     t = StagingRow.__table__
     rows = session.connection().execute(select(
         t.c.id, t.c.subprocess_id, t.c.material_id, t.c.category, t.c.timestamp, t.c.quantity, t.c.unit,
         t.c.ncv, t.c.carbon_content, t.c.oxidation_factor, t.c.purity, t.c.ef, t.c.source, t.c.batch_id,
-        t.c.tags, t.c.reference, t.c.request_id).where(
-        t.c.organization_id == org_id, t.c.month == month, t.c.status == "new")).fetchall()
+        t.c.tags, t.c.reference, t.c.request_id).where(pending(*astuple(window)))).fetchall()
     raw = pd.DataFrame(rows, columns=[*RAW[:-1], "reference", "request_id"])
     raw["note"] = raw.pop("reference").fillna(raw.pop("request_id"))
     stamps = pd.to_datetime(raw["ts_us"], utc=True).dt.tz_localize(None).to_numpy("datetime64[ns]").astype(np.int64)
@@ -104,10 +117,11 @@ def _lookup(ids: npt.NDArray[np.int64], names: dict[int, str]) -> pd.Categorical
     return pd.Categorical(np.asarray([names.get(int(i), "") for i in uniques], dtype=object)[inverse])
 
 
-def fetch_columns(session: Session, org_id: int, month: str, names: Names) -> RecordColumns:
+def fetch_columns(session: Session, window: Window, names: Names) -> RecordColumns:
     """The new rows of one plant × month as columns, in id order, with the frame's names."""
     postgres = session.get_bind().dialect.name == "postgresql"
-    raw = (_raw_postgres if postgres else _raw_sql)(session, org_id, month)
+    raw = (_raw_postgres if postgres else _raw_sql)(session, window)
+    month = window.month
     ids = raw["id"].to_numpy(dtype=np.int64)
     if len(ids) > 1 and not (np.diff(ids) > 0).all():
         raw = raw.iloc[np.argsort(ids, kind="stable")]
@@ -145,8 +159,8 @@ def _copy_rows(session: Session, table: str, rows: pd.DataFrame) -> None:
         copy.write(data)
 
 
-def write_back(session: Session, org_id: int, month: str, result: ColumnarResult) -> int:
-    """Rejected rows, changed values, then ``cleaned`` for the rest of the partition; values written."""
+def write_back(session: Session, window: Window, result: ColumnarResult) -> int:
+    """Rejected rows, changed values, then the partition's cleaned mark; values written."""
     t = StagingRow.__table__
     conn = session.connection()
     postgres = conn.dialect.name == "postgresql"
@@ -174,8 +188,7 @@ def write_back(session: Session, org_id: int, month: str, result: ColumnarResult
     else:
         for start in range(0, len(removed), 5000):
             conn.execute(update(t).where(t.c.id.in_(removed[start:start + 5000].tolist())).values(status="rejected"))
-    conn.execute(update(t).where(t.c.organization_id == org_id, t.c.month == month, t.c.status == "new")
-                 .values(status="cleaned"))
+    mark_cleaned(session, window.org_id, window.month, window.limit)
     return written
 
 

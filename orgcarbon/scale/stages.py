@@ -11,21 +11,39 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from dataclasses import astuple
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, case, func, select, update
 from sqlalchemy.orm import Session
 
 from orgcarbon.collection.staging import stage_batch
 from orgcarbon.metamodel.models import ActivityRecord, Material, Organization, Process, SubProcess
 from orgcarbon.metamodel.versioned import Binding
 from orgcarbon.quality.models import QualityRun, StagingRow
+from orgcarbon.quality.partitions import (
+    JOINED,
+    cleaning_limit,
+    effective_status,
+    lock_marks,
+    mark_cleaned,
+    mark_promoted,
+    marks,
+    pending,
+)
 from orgcarbon.quality.rules_store import active_rules, definition_of, utcnow
 from orgcarbon.rules.quality import evaluate_records
 from orgcarbon.rules.quality.columnar import NotColumnar, compile_columnar
-from orgcarbon.scale.cleaning import WRITABLE, fetch_columns, partition_names, timed, write_back
+from orgcarbon.scale.cleaning import (
+    WRITABLE,
+    Window,
+    fetch_columns,
+    partition_names,
+    timed,
+    write_back,
+)
 from orgcarbon.scale.generator import MATERIALS, GroupSpec, chunks, local_time, plant_tags
 
 BATCH = 10_000  # the ingest API's largest batch
@@ -71,15 +89,15 @@ def _names(session: Session, org_id: int) -> tuple[str, dict[int, tuple[str, str
     return (org.name if org else ""), subs, materials, bindings
 
 
-def partition_frame(session: Session, org_id: int, month: str) -> pd.DataFrame:
+def partition_frame(session: Session, window: Window) -> pd.DataFrame:
     """The record frame of one plant × month's new staging rows, text columns as categoricals."""
+    org_id, month = window.org_id, window.month
     org_name, subs, materials, bindings = _names(session, org_id)
     t = StagingRow.__table__
     result = session.connection().execute(select(
         t.c.id, t.c.subprocess_id, t.c.material_id, t.c.category, t.c.timestamp, t.c.quantity, t.c.unit,
         t.c.ncv, t.c.carbon_content, t.c.oxidation_factor, t.c.purity, t.c.ef, t.c.source, t.c.batch_id,
-        t.c.tags, t.c.reference, t.c.request_id).where(
-        t.c.organization_id == org_id, t.c.month == month, t.c.status == "new"))
+        t.c.tags, t.c.reference, t.c.request_id).where(pending(*astuple(window))))
     raw = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
     sub_ids = raw["subprocess_id"].fillna(0).astype(np.int64)
     material_ids = raw["material_id"].fillna(0).astype(np.int64)
@@ -114,16 +132,17 @@ def clean_partition(session: Session, org_id: int, year: int, month: int) -> dic
     """
     started, cpu = time.perf_counter(), time.process_time()
     key = f"{year:04d}-{month:02d}"
+    window = Window(org_id, key, marks(session, org_id, key)[0], cleaning_limit(session))
     stored = [r for r in active_rules(session, org_id) if (r.level or "record") == "record"]
     definitions = [definition_of(r) for r in stored]
     try:
         compiled = compile_columnar(definitions)
     except NotColumnar:
-        counts = _clean_with_frames(session, org_id, key, definitions)
+        counts = _clean_with_frames(session, window, definitions)
     else:
-        columns, fetch_s, _ = timed(fetch_columns, session, org_id, key, partition_names(session, org_id))
+        columns, fetch_s, _ = timed(fetch_columns, session, window, partition_names(session, org_id))
         result, rules_s, _ = timed(compiled.evaluate, columns)
-        written, write_s, _ = timed(write_back, session, org_id, key, result)
+        written, write_s, _ = timed(write_back, session, window, result)
         counts = {"rows": len(columns), "rejected": len(result.removed), "cleaned": len(columns) - len(result.removed),
                   "by_rule": result.counts, "values_changed": written, "path": "columnar",
                   "fetch_s": fetch_s, "rules_s": rules_s, "write_s": write_s}
@@ -135,10 +154,10 @@ def clean_partition(session: Session, org_id: int, year: int, month: int) -> dic
     return {**counts, "total_s": time.perf_counter() - started, "cpu_s": time.process_time() - cpu}
 
 
-def _clean_with_frames(session: Session, org_id: int, key: str, definitions: list[Any]) -> dict[str, Any]:
-    """The general path: ``evaluate_records`` on the partition's frame, statuses in a few UPDATEs."""
+def _clean_with_frames(session: Session, window: Window, definitions: list[Any]) -> dict[str, Any]:
+    """The general path: ``evaluate_records`` on the partition's frame, rejections in a few UPDATEs."""
     started = time.perf_counter()
-    frame = partition_frame(session, org_id, key)
+    frame = partition_frame(session, window)
     frame = frame.sort_values("row_id", kind="stable").reset_index(drop=True)
     fetched = time.perf_counter()
     evaluation = evaluate_records(frame, definitions)
@@ -155,49 +174,100 @@ def _clean_with_frames(session: Session, org_id: int, key: str, definitions: lis
         conn.execute(update(t).where(t.c.id == bindparam("_id")).values({column: bindparam("value")}), values)
     for start in range(0, len(rejected), 5000):
         conn.execute(update(t).where(t.c.id.in_(rejected[start:start + 5000])).values(status="rejected"))
-    conn.execute(update(t).where(t.c.organization_id == org_id, t.c.month == key, t.c.status == "new")
-                 .values(status="cleaned"))
+    mark_cleaned(session, window.org_id, window.month, window.limit)
     return {"rows": len(frame), "rejected": len(rejected), "cleaned": len(frame) - len(rejected),
             "by_rule": evaluation.counts(), "values_changed": sum(len(v) for v in by_field.values()),
             "path": "frame", "fetch_s": fetched - started, "rules_s": rules_s,
             "write_s": time.perf_counter() - fetched - rules_s}
 
 
+def _plant_sums(session: Session, org_id: int, year: int) -> dict[tuple[int, int, str], list[Any]]:
+    """Per sub-process, material and month: [(unit, sum), …], fresh rows, rows stored ``cleaned``.
+
+    One pass over the plant's year; a group with no effectively cleaned row is already promoted.
+    """
+    t = StagingRow.__table__
+    status = effective_status()
+    rows = session.connection().execute(select(
+        t.c.subprocess_id, t.c.material_id, t.c.month, t.c.unit, func.sum(t.c.quantity), func.count(),
+        func.sum(case((status == "cleaned", 1), else_=0)), func.sum(case((t.c.status == "cleaned", 1), else_=0)))
+        .select_from(JOINED).where(t.c.organization_id == org_id, t.c.month.like(f"{year:04d}-%"),
+                                   status.in_(("cleaned", "promoted")))
+        .group_by(t.c.subprocess_id, t.c.material_id, t.c.month, t.c.unit)).all()
+    groups: dict[tuple[int, int, str], list[Any]] = {}
+    for sub, material, month, unit, total, count, fresh, stored in rows:
+        group = groups.setdefault((sub, material, month), [[], 0, 0, 0])
+        group[0].append((unit, float(total or 0.0)))
+        group[1], group[2], group[3] = group[1] + int(count), group[2] + int(fresh), group[3] + int(stored)
+    return groups
+
+
+def _replace_record(session: Session, org_id: int, binding: Binding, month: str, total: float, unit: str,
+                    stored_cleaned: int) -> None:
+    """The pair's new ``staging`` activity record in place of the old ones; per-row links follow it."""
+    t = StagingRow.__table__
+    olds = session.scalars(select(ActivityRecord).where(
+        ActivityRecord.subprocess_id == binding.subprocess_id, ActivityRecord.material_id == binding.material_id,
+        ActivityRecord.category == binding.category, ActivityRecord.month == month,
+        ActivityRecord.source == "staging")).all()
+    record = ActivityRecord(organization_id=org_id, subprocess_id=binding.subprocess_id,
+                            material_id=binding.material_id, category=binding.category, month=month,
+                            quantity=total, unit=unit, source="staging", binding_id=binding.id)
+    session.add(record)
+    session.flush()
+    conn = session.connection()
+    if olds:  # rows the per-row path linked to an old record
+        conn.execute(update(t).where(t.c.activity_id.in_([o.id for o in olds])).values(activity_id=record.id))
+    if stored_cleaned:  # rows whose stored status is cleaned do not follow the partition's mark
+        conn.execute(update(t).where(
+            t.c.organization_id == org_id, t.c.month == month, t.c.subprocess_id == binding.subprocess_id,
+            t.c.material_id == binding.material_id, t.c.status == "cleaned").values(
+            activity_id=record.id, status="promoted"))
+    for old in olds:
+        session.delete(old)
+
+
+def _keep_cleaned(session: Session, org_id: int, month: str, sub: int, material: int, mark: int) -> None:
+    """Rows of a pair left unpromoted stay cleaned once the partition's promoted mark passes them."""
+    t = StagingRow.__table__
+    session.connection().execute(update(t).where(
+        t.c.organization_id == org_id, t.c.month == month, t.c.subprocess_id == sub, t.c.material_id == material,
+        t.c.status == "new", t.c.id <= mark).values(status="cleaned"))
+
+
 def promote_plant(session: Session, org_id: int, year: int) -> dict[str, Any]:
-    """Sum the plant's cleaned rows of ``year`` into monthly activity records; links them; commits."""
+    """Sum the plant's cleaned rows of ``year`` into monthly activity records; marks them promoted; commits.
+
+    A month with fresh (cleaned, not yet promoted) rows gets each changed pair's record rebuilt
+    from all its cleaned and promoted rows, then the partition's promoted mark: no reading is
+    rewritten (lineage: ``quality/partitions.readings_of``).
+    """
     from orgcarbon.forms.periods import period_locked
     from orgcarbon.metamodel.rules_inputs import unit_table
 
     _, _, _, bindings = _names(session, org_id)
     units = unit_table(session)
     material_units = dict(session.execute(select(Material.id, Material.unit)).all())
-    t = StagingRow.__table__
-    sums = session.connection().execute(select(
-        t.c.subprocess_id, t.c.material_id, t.c.month, t.c.unit, func.sum(t.c.quantity), func.count()).where(
-        t.c.organization_id == org_id, t.c.status == "cleaned", t.c.month.like(f"{year:04d}-%"))
-        .group_by(t.c.subprocess_id, t.c.material_id, t.c.month, t.c.unit)).all()
-    totals: dict[tuple[int, int, str], float] = defaultdict(float)
-    for sub, material, month, unit, total, _ in sums:
-        totals[(sub, material, month)] += units.convert(float(total), unit, material_units[material])
-    created, skipped = 0, []
-    for (sub, material, month), total in sorted(totals.items()):
-        binding = bindings.get((sub, material))
-        if binding is None or period_locked(session, org_id, year, int(month[5:])):
-            skipped.append(f"{month} 子工序 {sub} 物料 {material}：无绑定或期间已关闭")
+    cleaned_marks = lock_marks(session, org_id, year)  # before the sums: a cleaning commits after us
+    groups = _plant_sums(session, org_id, year)
+    created, skipped, promoted_months, locked = 0, [], set(), set()
+    for (sub, material, month), (sums, _, fresh, stored) in sorted(groups.items()):
+        if not fresh:
             continue
-        for old in session.scalars(select(ActivityRecord).where(
-                ActivityRecord.subprocess_id == sub, ActivityRecord.material_id == material,
-                ActivityRecord.category == binding.category, ActivityRecord.month == month,
-                ActivityRecord.source == "staging")):
-            session.delete(old)
-        record = ActivityRecord(organization_id=org_id, subprocess_id=sub, material_id=material,
-                                category=binding.category, month=month, quantity=total,
-                                unit=material_units[material], source="staging", binding_id=binding.id)
-        session.add(record)
-        session.flush()
-        session.connection().execute(update(t).where(
-            t.c.organization_id == org_id, t.c.subprocess_id == sub, t.c.material_id == material,
-            t.c.month == month, t.c.status == "cleaned").values(activity_id=record.id, status="promoted"))
+        binding = bindings.get((sub, material))
+        if month in locked or period_locked(session, org_id, year, int(month[5:])):
+            locked.add(month)
+            skipped.append(f"{month} 子工序 {sub} 物料 {material}：期间已关闭")
+            continue
+        promoted_months.add(month)
+        if binding is None:
+            skipped.append(f"{month} 子工序 {sub} 物料 {material}：无绑定")
+            _keep_cleaned(session, org_id, month, sub, material, cleaned_marks.get(month, 0))
+            continue
+        total = sum(units.convert(value, unit, material_units[material]) for unit, value in sums)
+        _replace_record(session, org_id, binding, month, total, material_units[material], stored)
         created += 1
+    for month in sorted(promoted_months - locked):
+        mark_promoted(session, org_id, month, cleaned_marks.get(month, 0))
     session.commit()
-    return {"activity_records": created, "rows": sum(int(r[5]) for r in sums), "skipped": skipped}
+    return {"activity_records": created, "rows": sum(g[1] for g in groups.values() if g[2]), "skipped": skipped}

@@ -103,9 +103,10 @@ def _aad(
     ).encode()
 
 
-def string_to_sign(aad: bytes, wrapped_key: bytes, body: bytes) -> bytes:
-    """Header lines, then the SM3 of the wrapped key and of the plaintext body."""
-    return aad + b"\n" + sm3_hex(wrapped_key).encode() + b"\n" + sm3_hex(body).encode()
+def string_to_sign(aad: bytes, wrapped_key: bytes, body: bytes, body_sm3: str | None = None) -> bytes:
+    """Header lines, then the SM3 of the wrapped key and of the plaintext body (``body_sm3`` when
+    the caller has it already)."""
+    return aad + b"\n" + sm3_hex(wrapped_key).encode() + b"\n" + (body_sm3 or sm3_hex(body)).encode()
 
 
 def _check_header(method: str, path: str, client_id: str, key_id: str, nonce: str) -> None:
@@ -220,7 +221,8 @@ def open_request(
     except Sm4DecryptionError as exc:
         raise EnvelopeError(_E.TAMPERED, str(exc)) from exc
 
-    to_sign = string_to_sign(aad, wrapped, body)
+    body_sm3 = sm3_hex(body)  # signed, and returned: hashed once
+    to_sign = string_to_sign(aad, wrapped, body, body_sm3)
     if env.sig_alg == "HMAC-SM3":
         ok = client.hmac_secret is not None and hmac_sm3_verify(
             client.hmac_secret, to_sign, signature
@@ -234,4 +236,4 @@ def open_request(
     # Kept until the timestamp itself would be refused; after that the nonce cannot come back.
     if not nonce_store.remember(replay_key, env.ts + max_skew_seconds + 1, current):
         raise EnvelopeError(_E.REPLAYED_NONCE, env.nonce)
-    return OpenedRequest(env.client_id, env.ts, env.nonce, body, sm3_hex(body), env.sig_alg)
+    return OpenedRequest(env.client_id, env.ts, env.nonce, body, body_sm3, env.sig_alg)
