@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -142,7 +142,7 @@ class _Compiled:
         result = self.condition.evaluate_vector(_env(state, self.condition, self.rule), len(mask))
         if result.dtype != np.bool_:
             result = (result != 0) & ~np.isnan(result)
-        return mask & result
+        return cast("npt.NDArray[np.bool_]", mask & result)
 
 
 def _env(state: _State, expr: Expression, rule: RuleDefinition) -> dict[str, Any]:
@@ -180,9 +180,9 @@ def _key_codes(columns: RecordColumns, name: str, positions: npt.NDArray[np.intp
     elif name in TEXT_COLUMNS:
         values = columns.codes(name)[0].astype(np.int64)
     else:
-        values = columns.number(name) + 0.0  # -0.0 → 0.0
-        values[np.isnan(values)] = np.nan  # one NaN bit pattern
-        values = values.view(np.int64)
+        numbers = columns.number(name) + 0.0  # -0.0 → 0.0
+        numbers[np.isnan(numbers)] = np.nan  # one NaN bit pattern
+        values = numbers.view(np.int64)
     return values if positions is None else values[positions]
 
 
@@ -205,7 +205,7 @@ def _candidates(digest: npt.NDArray[np.uint64]) -> npt.NDArray[np.intp]:
         bucket = ((digest[positions] >> shift) % size).astype(np.int64)
         positions = positions[np.bincount(bucket, minlength=int(size))[bucket] > 1]
     shared = pd.Series(digest[positions]).duplicated(keep=False).to_numpy()
-    return positions[shared]
+    return cast("npt.NDArray[np.intp]", positions[shared])
 
 
 def _exact_duplicates(state: _State, rule: RuleDefinition, mask: Mask) -> Mask:
