@@ -13,17 +13,12 @@ from __future__ import annotations
 import json
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 from orgcarbon.report_templates.context import ReportInfo, build_context
 from orgcarbon.report_templates.generate import render_builtin
 from orgcarbon.report_templates.tables import supplementary_workbook
-from orgcarbon.rules.accounting import compute
-from orgcarbon.rules.calc import calculate_package
-from orgcarbon.rules.factor_pack import default_library
-from orgcarbon.rules.model import default_model
-from orgcarbon.rules.records import Records
+from orgcarbon.rules.calc import calculate_package, spread_over_sites
 from orgcarbon.rules.results import Result
 
 GOLDEN = Path(__file__).parents[1] / "tests/fixtures/domain/golden-bfbof-annual.package.json"
@@ -33,20 +28,7 @@ PLANTS, MONTHS = 20, 12
 def spread_result(plants: int, org_name: str) -> tuple[ReportInfo, Result]:
     """The golden rows spread over ``plants`` sites and 12 months, accounted by the real engine."""
     package, _ = calculate_package(GOLDEN)
-    rows = [
-        replace(
-            row,
-            site=f"{p + 1}号基地",
-            month=f"{package.year}-{m + 1:02d}",
-            quantity=row.quantity / MONTHS,
-            row=len(package.rows) * (p * MONTHS + m) + i + 1,
-        )
-        for p in range(plants)
-        for m in range(MONTHS)
-        for i, row in enumerate(package.rows)
-    ]
-    result = compute(default_model(), Records.from_rows(rows), default_library(), package.context())
-    return ReportInfo.from_package(package, org_name=org_name), result
+    return ReportInfo.from_package(package, org_name=org_name), spread_over_sites(package, plants, MONTHS)
 
 
 def render_all(info: ReportInfo, result: Result) -> dict[str, float]:

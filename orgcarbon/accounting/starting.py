@@ -8,7 +8,7 @@ year is a calendar year. Refusals carry an HTTP status and Chinese reasons, and 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -33,7 +33,6 @@ class StartRequest:
     year: int
     model_id: int | None = None
     electricity_ef: float | None = None
-    reasons: list[str] = field(default_factory=list)
 
 
 def _optional(values: Mapping[str, Any], key: str, kind: type) -> Any:

@@ -187,8 +187,10 @@ class ResultsView(BaseView):
         from orgcarbon.accounting.starting import start_choices
 
         query = scoped(select(AccountingRun).order_by(AccountingRun.id.desc()), AccountingRun.organization_id)
+        can_write = self._can_write()  # the 开始核算 form (and its choices) only for who may use it
         return self.render_template("accounting/runs.html", runs=db.session.scalars(query.limit(PAGE_SIZE)).all(),
-                                    can_write=self._can_write(), choices=start_choices(), csrf_token=generate_csrf,
+                                    can_write=can_write, choices=start_choices() if can_write else None,
+                                    csrf_token=generate_csrf,
                                     status_names=RUN_STATUS_NAMES)
 
     @expose("/runs/start", methods=["POST"])

@@ -19,7 +19,10 @@ from flask_wtf.csrf import generate_csrf
 from werkzeug.wrappers import Response
 
 from orgcarbon.accounting.models import AccountingRun
-from orgcarbon.accounting.views import check_csrf  # one CSRF check for the hand-written pages
+from orgcarbon.accounting.views import (  # one CSRF check for the hand-written pages
+    RUN_STATUS_NAMES,
+    check_csrf,
+)
 from orgcarbon.platform.extensions import db
 from orgcarbon.reports.models import KINDS, ReportFile
 from orgcarbon.reports.service import (
@@ -158,7 +161,7 @@ class ReportsView(BaseView):
             "reports/report_request.html", run=run, choices=run_choices(run), draft=draft_reasons(db.session, run),
             can_write_org=scope.can_write(run.organization_id), has_pdf=pdf_converter() is not None,
             existing=[report_dict(db.session, r) for r in visible_reports(db.session, scope, run.id)],
-            csrf_token=generate_csrf,
+            csrf_token=generate_csrf, status_names=RUN_STATUS_NAMES,
         )
 
     @expose("/verify", methods=["GET", "POST"])

@@ -43,6 +43,23 @@ def calculate_package(
     return package, result
 
 
+def spread_over_sites(package: Package, sites: int, months: int) -> Result:
+    """The package's rows copied to ``sites`` sites (1号基地 …) and split evenly over ``months`` months,
+    accounted by the engine: a multi-plant result for report benchmarks and tests."""
+    from dataclasses import replace
+
+    from orgcarbon.rules.records import Records
+
+    rows = [
+        replace(row, site=f"{p + 1}号基地", month=f"{package.year}-{m + 1:02d}", quantity=row.quantity / months,
+                row=len(package.rows) * (p * months + m) + i + 1)
+        for p in range(sites)
+        for m in range(months)
+        for i, row in enumerate(package.rows)
+    ]
+    return compute(default_model(), Records.from_rows(rows), default_library(), package.context())
+
+
 def run_calc(
     path: str | Path,
     as_json: bool = False,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import zipfile
-from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -13,12 +12,8 @@ import pytest
 from lxml import etree
 
 from orgcarbon.report_templates.context import ReportInfo, build_context
-from orgcarbon.rules.accounting import compute
-from orgcarbon.rules.calc import calculate_package
-from orgcarbon.rules.factor_pack import default_library
-from orgcarbon.rules.model import default_model
+from orgcarbon.rules.calc import calculate_package, spread_over_sites
 from orgcarbon.rules.package import Package
-from orgcarbon.rules.records import Records
 from orgcarbon.rules.results import Result
 
 GOLDEN = Path(__file__).parents[2] / "fixtures/domain/golden-bfbof-annual.package.json"
@@ -63,19 +58,7 @@ PLANTS, MONTHS = 3, 2
 def group_context() -> dict[str, Any]:
     """The golden plant copied to three sites over two months (a multi-plant result)."""
     package, _ = calculate_package(GOLDEN)
-    rows = [
-        replace(
-            row,
-            site=f"{p + 1}号基地",
-            month=f"{package.year}-{m + 1:02d}",
-            quantity=row.quantity / MONTHS,
-            row=len(package.rows) * (p * MONTHS + m) + i + 1,
-        )
-        for p in range(PLANTS)
-        for m in range(MONTHS)
-        for i, row in enumerate(package.rows)
-    ]
-    result = compute(default_model(), Records.from_rows(rows), default_library(), package.context())
+    result = spread_over_sites(package, PLANTS, MONTHS)
     info = ReportInfo.from_package(package, org_name="示例集团（3 基地）")
     return build_context(result, info, generated_at=datetime(2024, 1, 1, tzinfo=UTC))
 
