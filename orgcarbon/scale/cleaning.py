@@ -1,9 +1,9 @@
 """Cleaning one plant × month of staged readings in bulk: columns in, rule results out, few statements.
 
-``fetch_columns`` reads the partition's new rows with one query (PostgreSQL: ``COPY (SELECT …) TO
-STDOUT`` parsed by pandas' C reader; SQLite: one SELECT) into ``RecordColumns``: ids ascending,
-sub-process / material ids turned into name codes through small look-up tables (no per-row
-Python). ``compile_columnar`` (``rules/quality/columnar``) evaluates the published rules.
+``fetch_columns`` reads the partition's new rows with one query (PostgreSQL: the server builds
+one array per column, ``scale/pg_arrays``; SQLite: one SELECT) into ``RecordColumns``: ids
+ascending, sub-process / material ids and text turned into name codes through small look-up
+tables (no per-row Python). ``compile_columnar`` (``rules/quality/columnar``) evaluates the published rules.
 ``write_back`` marks the removed rows ``rejected`` and writes changed values (PostgreSQL: ids
 COPYed into a temporary table and one ``UPDATE … FROM``); every other row is cleaned by the
 partition's mark (``quality/partitions.mark_cleaned``), not by rewriting it. The partition's new
@@ -12,7 +12,6 @@ rows are those above its cleaned mark and at or below ``cleaning_limit`` (``Wind
 
 from __future__ import annotations
 
-import io
 import time
 from dataclasses import astuple, dataclass
 from typing import Any
@@ -28,11 +27,11 @@ from orgcarbon.metamodel.versioned import Binding
 from orgcarbon.quality.models import StagingRow
 from orgcarbon.quality.partitions import mark_cleaned, pending
 from orgcarbon.rules.quality.columnar import ColumnarResult, RecordColumns
+from orgcarbon.scale.pg_arrays import SPARSE_NUMBERS, PartitionArrays, fetch_arrays
 
 # Raw columns of the query, in order; ``ts_us`` is the reading time in µs since 1970 (UTC).
 RAW = ("id", "subprocess_id", "material_id", "category", "ts_us", "quantity", "unit", "ncv", "cc", "of",
        "purity", "ef", "source", "batch", "tags", "note")
-RAW_TEXT = ("category", "unit", "source", "batch", "tags", "note")
 RAW_NUMBERS = ("quantity", "ncv", "cc", "of", "purity", "ef")
 # Database column of each changed field (the frame says cc/of, st_row carbon_content/…).
 WRITABLE = {"quantity": "quantity", "ncv": "ncv", "cc": "carbon_content", "of": "oxidation_factor",
@@ -62,14 +61,6 @@ def partition_names(session: Session, org_id: int) -> Names:
     return Names(org.name if org else "", subs, materials, categories)
 
 
-COPY_SQL = (
-    "COPY (SELECT id, subprocess_id, material_id, category, "
-    "(extract(epoch from timestamp) * 1000000)::bigint, quantity, unit, ncv, carbon_content, "
-    "oxidation_factor, purity, ef, source, batch_id, tags, coalesce(reference, request_id) "
-    "FROM st_row WHERE organization_id = {org} AND month = '{month}' AND status = 'new' "
-    "AND id > {after} AND id <= {limit}) TO STDOUT (FORMAT csv)")
-
-
 @dataclass(frozen=True)
 class Window:
     """The rows of one plant × month that a cleaning sees: stored ``new``, ids in (after, limit]."""
@@ -78,23 +69,6 @@ class Window:
     month: str
     after: int
     limit: int
-
-
-def _raw_postgres(session: Session, window: Window) -> pd.DataFrame:
-    """The partition through COPY … TO STDOUT (CSV), parsed by pandas' C reader."""
-    month = window.month
-    if len(month) != 7 or not month.replace("-", "").isdigit():
-        raise ValueError(f"月份格式应为 YYYY-MM：{month}")
-    buffer = io.BytesIO()
-    cursor = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    sql = COPY_SQL.format(org=int(window.org_id), month=month, after=int(window.after), limit=int(window.limit))
-    with cursor.copy(sql) as copy:
-        for block in copy:
-            buffer.write(block)
-    buffer.seek(0)
-    dtypes = {n: "string" for n in RAW_TEXT} | {n: np.float64 for n in RAW_NUMBERS}
-    return pd.read_csv(buffer, header=None, names=list(RAW), dtype=dtypes, keep_default_na=False,
-                       na_values={n: [""] for n in RAW}, float_precision="round_trip")
 
 
 def _raw_sql(session: Session, window: Window) -> pd.DataFrame:
@@ -117,10 +91,61 @@ def _lookup(ids: npt.NDArray[np.int64], names: dict[int, str]) -> pd.Categorical
     return pd.Categorical(np.asarray([names.get(int(i), "") for i in uniques], dtype=object)[inverse])
 
 
-def fetch_columns(session: Session, window: Window, names: Names) -> RecordColumns:
-    """The new rows of one plant × month as columns, in id order, with the frame's names."""
-    postgres = session.get_bind().dialect.name == "postgresql"
-    raw = (_raw_postgres if postgres else _raw_sql)(session, window)
+def fetch_columns(session: Session, window: Window, names: Names, keys: frozenset[str] = frozenset()) -> RecordColumns:
+    """The new rows of one plant × month as columns, in id order, with the frame's names.
+
+    PostgreSQL: arrays built by the server (``scale/pg_arrays``); other databases: one SELECT.
+    ``keys``: columns the rules name as keys; the provenance columns batch and note are read only
+    when named (no rule can read them otherwise).
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        text = ("unit", "source", "tags") + tuple(c for c in ("batch", "note") if c in keys)
+        arrays = fetch_arrays(session, window.org_id, window.month, window.after, window.limit, text)
+        return _from_arrays(arrays.ordered(), window, names)
+    return _from_frame(_raw_sql(session, window), window, names)
+
+
+def _constant(n: int, value: str) -> pd.Categorical:
+    return pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), [value])
+
+
+def _by_code(codes: npt.NDArray[np.intp], labels: list[str]) -> pd.Categorical:
+    """A categorical from codes into labels that may repeat (labels are merged)."""
+    label_codes, uniques = pd.factorize(np.asarray(labels, dtype=object))
+    if not len(codes):
+        return pd.Categorical.from_codes(np.zeros(0, dtype=np.int8), [""])
+    return pd.Categorical.from_codes(label_codes[codes], uniques)
+
+
+def _from_arrays(arrays: PartitionArrays, window: Window, names: Names) -> RecordColumns:
+    """``RecordColumns`` from the server's arrays: text through codes, never a Python object per row."""
+    n = len(arrays.ids)
+    pair_codes, pairs = pd.factorize(arrays.pairs)
+    subs, mats = [int(p) >> 32 for p in pairs], [int(p) & 0xFFFFFFFF for p in pairs]
+    derived = _by_code(pair_codes, [names.categories.get((s, m), "") for s, m in zip(subs, mats, strict=True)])
+    if arrays.own_category is not None:  # the row's own category wins over its binding's
+        has, codes, labels = arrays.own_category
+        values = np.asarray(derived, dtype=object)
+        values[has] = np.asarray(labels, dtype=object)[codes[has]]
+        derived = pd.Categorical(values.astype(str))
+    text = {
+        "organization": _constant(n, names.organization),
+        "process": _by_code(pair_codes, [names.subprocesses.get(s, ("", ""))[1] for s in subs]),
+        "subprocess": _by_code(pair_codes, [names.subprocesses.get(s, ("", ""))[0] for s in subs]),
+        "category": derived,
+        "material": _by_code(pair_codes, [names.materials.get(m, "") for m in mats]),
+        "month": _constant(n, window.month),
+        "dataset": _constant(n, "staging"),
+    }
+    for name, (codes, labels) in arrays.text.items():
+        text[name] = pd.Categorical.from_codes(codes, labels) if n else _constant(0, "")
+    numbers = {"quantity": arrays.quantity}
+    numbers |= {name: arrays.numbers.get(name, np.full(n, np.nan)) for name in SPARSE_NUMBERS}
+    return RecordColumns(arrays.ids, text, numbers, arrays.stamps)
+
+
+def _from_frame(raw: pd.DataFrame, window: Window, names: Names) -> RecordColumns:
+    """``RecordColumns`` from the generic SELECT's frame."""
     month = window.month
     ids = raw["id"].to_numpy(dtype=np.int64)
     if len(ids) > 1 and not (np.diff(ids) > 0).all():
@@ -131,17 +156,17 @@ def fetch_columns(session: Session, window: Window, names: Names) -> RecordColum
     mats = raw["material_id"].fillna(0).to_numpy(dtype=np.int64)
     pairs = subs * (int(mats.max(initial=0)) + 1) + mats
     pair_names = {int(s) * (int(mats.max(initial=0)) + 1) + int(m): c for (s, m), c in names.categories.items()}
-    own = raw["category"].to_numpy(dtype=object, na_value=None)
+    own = raw["category"].where(raw["category"] != "", None).to_numpy(dtype=object, na_value=None)
     category = np.asarray(_lookup(pairs, pair_names), dtype=object)
     category = np.where(pd.isna(own), category, own)
     text = {
-        "organization": pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), [names.organization]),
+        "organization": _constant(n, names.organization),
         "process": _lookup(subs, {k: v[1] for k, v in names.subprocesses.items()}),
         "subprocess": _lookup(subs, {k: v[0] for k, v in names.subprocesses.items()}),
         "category": pd.Categorical(category.astype(str)),
         "material": _lookup(mats, names.materials),
-        "month": pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), [month]),
-        "dataset": pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), ["staging"]),
+        "month": _constant(n, month),
+        "dataset": _constant(n, "staging"),
     }
     for name in ("unit", "source", "batch", "tags", "note"):
         text[name] = pd.Categorical(raw[name].fillna("").astype(str).to_numpy(dtype=object))

@@ -1,0 +1,137 @@
+"""PostgreSQL's array fetch of a partition reads exactly what the generic SELECT reads.
+
+``scale/pg_arrays`` has the server aggregate each column into one array and hashes text; these
+tests compare it column by column with the generic path (``_raw_sql``) on rows that exercise every
+special case (NULL quantity and time, own categories, lab values, commas and Chinese in tags,
+other sources, batch and note), and the rules' outcome on both.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import struct
+
+import numpy as np
+import pytest
+from flask import Flask
+
+from orgcarbon.rules.quality import rule_from_dict
+from orgcarbon.scale.generator import GroupSpec
+from orgcarbon.scale.pg_arrays import PartitionArrays, read_array
+from tests.conftest import backend
+from tests.integration.scale.test_columnar import EXTRA, columnar_outcome
+
+SPEC = GroupSpec(plants=1, tags=30, hours=24 * 3, gap_rate=0.02, spike_rate=0.01, duplicate_rate=0.03)
+KEYED = {"id": "dedupe-batch-note", "kind": "cleaning", "action": "deduplicate", "order": 35,
+         "params": {"mode": "exact", "keys": ["batch", "note", "tags", "timestamp"]}}
+
+
+def _odd_rows(org_id: int, sub_id: int, material_id: int) -> list[dict[str, object]]:
+    """Rows the generator never sends: every column the fetch has to get right."""
+    stamp = dt.datetime(2023, 1, 2, 3, tzinfo=dt.UTC)
+    common = {"source": "api", "batch_id": "odd", "organization_id": org_id, "month": "2023-01",
+              "subprocess_id": sub_id, "material_id": material_id, "unit": "t", "status": "new"}
+    return [
+        {**common, "quantity": None, "timestamp": stamp, "tags": "P01-T0001"},
+        {**common, "quantity": 12.5, "timestamp": None, "tags": "P01-T0002"},
+        {**common, "quantity": 7.0, "timestamp": stamp, "tags": "P01-T0001, 备用表", "category": "process_flux",
+         "ncv": 26.7, "carbon_content": 0.0285, "reference": "file.xlsx#3"},
+        {**common, "quantity": 7.0, "timestamp": stamp, "tags": "P01-T0001, 备用表", "category": "",
+         "oxidation_factor": 0.98, "request_id": "key-1"},
+        {**common, "quantity": 3.0, "timestamp": stamp, "tags": None, "unit": None, "source": "mqtt",
+         "purity": 0.9, "ef": 1.5, "batch_id": "odd-2"},
+        {**common, "quantity": 3.0, "timestamp": stamp, "tags": None, "unit": None, "source": "mqtt",
+         "purity": 0.9, "ef": 1.5, "batch_id": "odd-2"},  # an exact duplicate of the row before
+        {**common, "subprocess_id": None, "material_id": None, "quantity": 1.0, "timestamp": stamp, "tags": "孤立"},
+    ]
+
+
+def test_array_fetch_equals_the_generic_select(app: Flask) -> None:
+    """Same ids, text, numbers and times; same removed rows, hits and values under every rule kind."""
+    if backend() != "postgresql":
+        pytest.skip("the array fetch is PostgreSQL's; it runs in the PostgreSQL pass of the suite")
+    from sqlalchemy import select
+
+    from orgcarbon.platform.extensions import db
+    from orgcarbon.quality.models import StagingRow
+    from orgcarbon.quality.rules_store import active_rules, definition_of
+    from orgcarbon.scale.cleaning import Window, _from_arrays, _from_frame, _raw_sql, fetch_columns, partition_names
+    from orgcarbon.scale.metamodel import build_group
+    from orgcarbon.scale.pg_arrays import fetch_arrays
+    from orgcarbon.scale.stages import ingest_days
+
+    with app.app_context():
+        session = db.session
+        layout = build_group(session, SPEC)
+        session.commit()
+        ingest_days(session, SPEC, 0, 0, 3)
+        org = layout.plant_ids[0]
+        sub, material = session.execute(select(StagingRow.subprocess_id, StagingRow.material_id)
+                                        .where(StagingRow.organization_id == org).limit(1)).one()
+        session.add_all(StagingRow(**row) for row in _odd_rows(org, sub, material))
+        session.commit()
+        window = Window(org, "2023-01", 0, 2**31 - 1)
+        names = partition_names(session, org)
+        generic = _from_frame(_raw_sql(session, window), window, names)
+        arrays = fetch_arrays(session, org, "2023-01", 0, 2**31 - 1, ("unit", "source", "tags", "batch", "note"))
+        fast = _from_arrays(arrays.ordered(), window, names)
+        assert len(fast) == len(generic) > 1000
+        assert fast.row_id.tolist() == generic.row_id.tolist()
+        assert set(fast.text) == set(generic.text)
+        for name, column in generic.text.items():
+            assert np.asarray(fast.text[name], dtype=object).tolist() == np.asarray(column, dtype=object).tolist(), name
+        assert set(fast.numbers) == set(generic.numbers)
+        for name, values in generic.numbers.items():
+            assert np.array_equal(fast.numbers[name], values, equal_nan=True), name
+        assert fast.stamps().tolist() == generic.stamps().tolist()
+        # The odd rows really are in the comparison.
+        assert np.isnan(fast.number("quantity")).any() and (fast.stamps() == np.iinfo(np.int64).min).any()
+        assert {"process_flux", ""} <= set(np.asarray(fast.text["category"], dtype=object).tolist())
+        assert "P01-T0001, 备用表" in fast.text["tags"].categories and "mqtt" in fast.text["source"].categories
+        assert np.nanmax(fast.number("ncv")) == 26.7 and "file.xlsx#3" in fast.text["note"].categories
+
+        rules = [definition_of(r) for r in active_rules(session, org) if (r.level or "record") == "record"]
+        rules += [rule_from_dict(r) for r in [*EXTRA, KEYED]]
+        expected = columnar_outcome(generic, rules)
+        assert columnar_outcome(fast, rules) == expected
+        assert expected[1]["dedupe-exact"] > 0 and expected[1]["low-first-tag"] > 0
+        # Without batch and note (no rule names them) the published cleaning still agrees
+        # (fresh columns: evaluating writes the changed values into the columns it was given).
+        published = rules[:-len(EXTRA) - 1]
+        plain = fetch_columns(session, window, names)
+        generic = _from_frame(_raw_sql(session, window), window, names)
+        assert "batch" not in plain.text and columnar_outcome(plain, published) == columnar_outcome(generic, published)
+
+
+def _array_bytes(values: list[int], kind: str = "i8", has_null: int = 0, width: int = 8) -> bytes:
+    head = struct.pack(">iiiii", 1, has_null, 20, len(values), 1)
+    return head + b"".join(struct.pack(">i", width) + struct.pack(">" + ("q" if kind == "i8" else "i"), v)
+                           for v in values)
+
+
+def test_read_array_reads_binary_arrays_and_refuses_what_it_cannot_read() -> None:
+    """One-dimensional arrays without NULLs are read; anything else is refused, not misread."""
+    assert read_array(_array_bytes([3, -1, 2**40]), "i8").tolist() == [3, -1, 2**40]
+    assert read_array(None, "i8").tolist() == []
+    assert read_array(struct.pack(">iii", 0, 0, 20), "i8").tolist() == []
+    with pytest.raises(ValueError, match="无空值"):
+        read_array(_array_bytes([1], has_null=1), "i8")
+    with pytest.raises(ValueError, match="长度"):
+        read_array(_array_bytes([1, 2])[:-1], "i8")
+    with pytest.raises(ValueError, match="元素长度"):
+        read_array(_array_bytes([1, 2], kind="i4", width=4) + b"\0" * 8, "i8")
+
+
+def test_arrays_are_put_in_id_order() -> None:
+    """The server's scan order need not be id order: every column follows the ids."""
+    arrays = PartitionArrays(
+        ids=np.array([5, 2, 9]), pairs=np.array([50, 20, 90]), stamps=np.array([500, 200, 900]),
+        quantity=np.array([0.5, 0.2, 0.9]), numbers={"ncv": np.array([5.0, np.nan, 9.0])},
+        text={"tags": (np.array([0, 1, 0]), ["a", "b"])},
+        own_category=(np.array([True, False, False]), np.array([0, 0, 0]), ["x"]))
+    ordered = arrays.ordered()
+    assert ordered.ids.tolist() == [2, 5, 9] and ordered.pairs.tolist() == [20, 50, 90]
+    assert ordered.stamps.tolist() == [200, 500, 900] and ordered.quantity.tolist() == [0.2, 0.5, 0.9]
+    assert np.array_equal(ordered.numbers["ncv"], [np.nan, 5.0, 9.0], equal_nan=True)
+    assert ordered.text["tags"][0].tolist() == [1, 0, 0]
+    assert ordered.own_category is not None and ordered.own_category[0].tolist() == [False, True, False]
