@@ -133,11 +133,43 @@ def readings_of(activity: ActivityRecord) -> ColumnElement[bool]:
 
 
 def first_readings(session: Session, activities: Iterable[ActivityRecord]) -> dict[int, StagingRow]:
-    """The first staged reading of each activity record that came from staging, by activity id."""
+    """The first staged reading of each activity record that came from staging, by activity id.
+
+    The lowest id of ``readings_of`` for every record at once: one grouped query for the rows
+    linked by ``activity_id`` and, for ``staging`` records, one per plant over the months asked
+    (each partition is scanned once, not once per record).
+    """
+    records = list(activities)
     firsts: dict[int, int] = {}
-    for activity in activities:
-        first = session.scalar(select(func.min(ROW.c.id)).select_from(JOINED).where(readings_of(activity)))
-        if first is not None:
-            firsts[activity.id] = int(first)
-    rows = {r.id: r for r in session.scalars(select(StagingRow).where(StagingRow.id.in_(sorted(firsts.values()))))}
+
+    def keep(activity_id: int, row_id: Any) -> None:
+        if row_id is not None and (activity_id not in firsts or int(row_id) < firsts[activity_id]):
+            firsts[activity_id] = int(row_id)
+
+    ids = sorted({a.id for a in records})
+    for start in range(0, len(ids), 900):
+        query = (select(ROW.c.activity_id, func.min(ROW.c.id)).where(ROW.c.activity_id.in_(ids[start:start + 900]))
+                 .group_by(ROW.c.activity_id))
+        for activity_id, row_id in session.execute(query):
+            keep(int(activity_id), row_id)
+    wanted: dict[tuple[int, str, int, int], list[int]] = {}
+    for a in records:
+        if a.source == "staging":
+            wanted.setdefault((a.organization_id, a.month, a.subprocess_id, a.material_id), []).append(a.id)
+    months_of: dict[int, set[str]] = {}
+    for org_id, month, *_ in wanted:
+        months_of.setdefault(org_id, set()).add(month)
+    for org_id, months in sorted(months_of.items()):
+        query = (select(ROW.c.month, ROW.c.subprocess_id, ROW.c.material_id, func.min(ROW.c.id)).select_from(JOINED)
+                 .where(ROW.c.organization_id == org_id, ROW.c.month.in_(sorted(months)),
+                        _below(PART.c.promoted_through_id))
+                 .group_by(ROW.c.month, ROW.c.subprocess_id, ROW.c.material_id))
+        for month, sub, material, row_id in session.execute(query):
+            for activity_id in wanted.get((org_id, month, sub, material), ()):
+                keep(activity_id, row_id)
+    rows: dict[int, StagingRow] = {}
+    wanted_rows = sorted(set(firsts.values()))
+    for start in range(0, len(wanted_rows), 900):
+        rows.update({r.id: r for r in session.scalars(select(StagingRow).where(
+            StagingRow.id.in_(wanted_rows[start:start + 900])))})
     return {a: rows[i] for a, i in firsts.items()}

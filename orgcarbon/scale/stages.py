@@ -141,7 +141,8 @@ def clean_partition(session: Session, org_id: int, year: int, month: int) -> dic
     except NotColumnar:
         counts = _clean_with_frames(session, window, definitions)
     else:
-        columns, fetch_s, _ = timed(fetch_columns, session, window, partition_names(session, org_id))
+        columns, fetch_s, _ = timed(fetch_columns, session, window, partition_names(session, org_id),
+                                    compiled.named_keys)
         result, rules_s, _ = timed(compiled.evaluate, columns)
         written, write_s, _ = timed(write_back, session, window, result)
         counts = {"rows": len(columns), "rejected": len(result.removed), "cleaned": len(columns) - len(result.removed),

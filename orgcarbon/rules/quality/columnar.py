@@ -300,6 +300,11 @@ class ColumnarRules:
 
     rules: tuple[_Compiled, ...]
 
+    @property
+    def named_keys(self) -> frozenset[str]:
+        """Columns that deduplication rules name as their keys (the provenance ones are read only then)."""
+        return frozenset(str(k) for c in self.rules for k in (c.rule.params.get("keys") or ()))
+
     def evaluate(self, columns: RecordColumns) -> ColumnarResult:
         """Cleaning in order, then every validation on the cleaned rows (as ``evaluate_records``)."""
         if len(columns) > 1 and not (np.diff(columns.row_id) > 0).all():

@@ -214,3 +214,39 @@ def test_a_new_reading_moved_into_a_month_cleaned_past_its_id_is_staged_again(ap
         clean_partition(session, org, 2023, 1)
         session.commit()
         assert effective_statuses(session, [rows[0].id])[rows[0].id] == "cleaned"
+
+
+def test_first_readings_of_every_record_at_once_equal_the_lowest_id_of_its_lineage(app: Flask) -> None:
+    """The batched look-up (one query per plant) gives each record's lowest ``readings_of`` id."""
+    from orgcarbon.metamodel.models import ActivityRecord
+    from orgcarbon.platform.extensions import db
+    from orgcarbon.quality.models import StagingRow
+    from orgcarbon.quality.partitions import first_readings
+
+    with app.app_context():
+        session = db.session
+        org, statuses = _pipeline(session)
+        records = list(session.scalars(select(ActivityRecord).where(ActivityRecord.organization_id == org)))
+        assert len(records) >= 3
+        # Readings linked by the per-row path: to a staging record (besides its partition's) and to
+        # a record of another source (only those); a record with no reading has no first reading.
+        staged = records[1]
+        linked = ActivityRecord(organization_id=org, subprocess_id=staged.subprocess_id,
+                                material_id=staged.material_id, category=staged.category, month="2023-02",
+                                quantity=1.0, unit=staged.unit, source="excel")
+        empty = ActivityRecord(organization_id=org, subprocess_id=staged.subprocess_id,
+                               material_id=staged.material_id, category=staged.category, month="2023-03",
+                               quantity=1.0, unit=staged.unit, source="demo")
+        session.add_all([linked, empty])
+        session.flush()
+        rows = sorted(i for i, s in statuses.items() if s == "rejected")[:3]
+        assert len(rows) == 3
+        session.get(StagingRow, rows[0]).activity_id = staged.id
+        for row in rows[1:]:
+            session.get(StagingRow, row).activity_id = linked.id
+        session.flush()
+        records = list(session.scalars(select(ActivityRecord).where(ActivityRecord.organization_id == org)))
+        got = {a: row.id for a, row in first_readings(session, records).items()}
+        expected = {r.id: min(_readings(session, r)) for r in records if _readings(session, r)}
+        assert got == expected and len(expected) == len(records) - 1
+        assert got[linked.id] == rows[1] and empty.id not in got and staged.id in got

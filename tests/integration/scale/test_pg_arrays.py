@@ -16,6 +16,7 @@ import pytest
 from flask import Flask
 
 from orgcarbon.rules.quality import rule_from_dict
+from orgcarbon.rules.quality.columnar import compile_columnar
 from orgcarbon.scale.generator import GroupSpec
 from orgcarbon.scale.pg_arrays import PartitionArrays, read_array
 from tests.conftest import backend
@@ -55,7 +56,14 @@ def test_array_fetch_equals_the_generic_select(app: Flask) -> None:
     from orgcarbon.platform.extensions import db
     from orgcarbon.quality.models import StagingRow
     from orgcarbon.quality.rules_store import active_rules, definition_of
-    from orgcarbon.scale.cleaning import Window, _from_arrays, _from_frame, _raw_sql, fetch_columns, partition_names
+    from orgcarbon.scale.cleaning import (
+        Window,
+        _from_arrays,
+        _from_frame,
+        _raw_sql,
+        fetch_columns,
+        partition_names,
+    )
     from orgcarbon.scale.metamodel import build_group
     from orgcarbon.scale.pg_arrays import fetch_arrays
     from orgcarbon.scale.stages import ingest_days
@@ -101,6 +109,9 @@ def test_array_fetch_equals_the_generic_select(app: Flask) -> None:
         plain = fetch_columns(session, window, names)
         generic = _from_frame(_raw_sql(session, window), window, names)
         assert "batch" not in plain.text and columnar_outcome(plain, published) == columnar_outcome(generic, published)
+        # A rule naming batch and note as keys gets them (what clean_partition passes).
+        keyed = fetch_columns(session, window, names, compile_columnar(rules).named_keys)
+        assert {"batch", "note"} <= set(keyed.text) and "odd-2" in keyed.text["batch"].categories
 
 
 def _array_bytes(values: list[int], kind: str = "i8", has_null: int = 0, width: int = 8) -> bytes:
