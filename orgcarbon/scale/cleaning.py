@@ -139,8 +139,9 @@ def _from_arrays(arrays: PartitionArrays, window: Window, names: Names) -> Recor
     }
     for name, (codes, labels) in arrays.text.items():
         text[name] = pd.Categorical.from_codes(codes, labels) if n else _constant(0, "")
-    numbers = {"quantity": arrays.quantity}
-    numbers |= {name: arrays.numbers.get(name, np.full(n, np.nan)) for name in SPARSE_NUMBERS}
+    # Lab columns no row of the partition has stay absent: they read as NaN, and a column that is
+    # NaN everywhere separates no duplicates (the generic path's all-NaN columns are dropped there too).
+    numbers = {"quantity": arrays.quantity} | {k: v for k, v in arrays.numbers.items() if k in SPARSE_NUMBERS}
     return RecordColumns(arrays.ids, text, numbers, arrays.stamps)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import struct
+from typing import Any
 
 import numpy as np
 import pytest
@@ -47,51 +48,82 @@ def _odd_rows(org_id: int, sub_id: int, material_id: int) -> list[dict[str, obje
     ]
 
 
-def test_array_fetch_equals_the_generic_select(app: Flask) -> None:
-    """Same ids, text, numbers and times; same removed rows, hits and values under every rule kind."""
+def _staged(session: Any) -> tuple[int, Any]:
+    """The plant's three days staged through the writer plus the odd rows; (plant id, its names)."""
+    from sqlalchemy import select
+
+    from orgcarbon.quality.models import StagingRow
+    from orgcarbon.scale.cleaning import partition_names
+    from orgcarbon.scale.metamodel import build_group
+    from orgcarbon.scale.stages import ingest_days
+
+    layout = build_group(session, SPEC)
+    session.commit()
+    ingest_days(session, SPEC, 0, 0, 3)
+    org = layout.plant_ids[0]
+    sub, material = session.execute(select(StagingRow.subprocess_id, StagingRow.material_id)
+                                    .where(StagingRow.organization_id == org).limit(1)).one()
+    session.add_all(StagingRow(**row) for row in _odd_rows(org, sub, material))
+    session.commit()
+    return org, partition_names(session, org)
+
+
+def _assert_same(fast: Any, generic: Any) -> None:
+    """Column by column: ids, every text column, every number (NaN = NaN), every time."""
+    assert fast.row_id.tolist() == generic.row_id.tolist()
+    assert set(fast.text) == set(generic.text)
+    for name, column in generic.text.items():
+        assert np.asarray(fast.text[name], dtype=object).tolist() == np.asarray(column, dtype=object).tolist(), name
+    for name in generic.numbers:  # the fast path leaves out lab columns that are empty everywhere
+        assert np.array_equal(fast.number(name), generic.number(name), equal_nan=True), name
+    assert fast.stamps().tolist() == generic.stamps().tolist()
+
+
+def _generic(session: Any, org: int, names: Any, after: int = 0, limit: int = 2**31 - 1) -> Any:
+    from orgcarbon.scale.cleaning import Window, _from_frame, _raw_sql
+
+    window = Window(org, "2023-01", after, limit)
+    return _from_frame(_raw_sql(session, window), window, names)
+
+
+def _fast(session: Any, org: int, names: Any, after: int = 0, limit: int = 2**31 - 1,
+          text: tuple[str, ...] = ("unit", "source", "tags", "batch", "note")) -> Any:
+    from orgcarbon.scale.cleaning import Window, _from_arrays
+    from orgcarbon.scale.pg_arrays import fetch_arrays
+
+    arrays = fetch_arrays(session, org, "2023-01", after, limit, text)
+    return _from_arrays(arrays.ordered(), Window(org, "2023-01", after, limit), names)
+
+
+def _postgres_only() -> None:
     if backend() != "postgresql":
         pytest.skip("the array fetch is PostgreSQL's; it runs in the PostgreSQL pass of the suite")
-    from sqlalchemy import select
+
+
+def test_array_fetch_equals_the_generic_select(app: Flask) -> None:
+    """Same ids, text, numbers and times as the generic SELECT; same rule outcome."""
+    _postgres_only()
+    from sqlalchemy import func, select
 
     from orgcarbon.platform.extensions import db
     from orgcarbon.quality.models import StagingRow
     from orgcarbon.quality.rules_store import active_rules, definition_of
-    from orgcarbon.scale.cleaning import (
-        Window,
-        _from_arrays,
-        _from_frame,
-        _raw_sql,
-        fetch_columns,
-        partition_names,
-    )
-    from orgcarbon.scale.metamodel import build_group
-    from orgcarbon.scale.pg_arrays import fetch_arrays
-    from orgcarbon.scale.stages import ingest_days
+    from orgcarbon.scale.cleaning import Window, fetch_columns
 
     with app.app_context():
         session = db.session
-        layout = build_group(session, SPEC)
-        session.commit()
-        ingest_days(session, SPEC, 0, 0, 3)
-        org = layout.plant_ids[0]
-        sub, material = session.execute(select(StagingRow.subprocess_id, StagingRow.material_id)
-                                        .where(StagingRow.organization_id == org).limit(1)).one()
-        session.add_all(StagingRow(**row) for row in _odd_rows(org, sub, material))
-        session.commit()
+        org, names = _staged(session)
         window = Window(org, "2023-01", 0, 2**31 - 1)
-        names = partition_names(session, org)
-        generic = _from_frame(_raw_sql(session, window), window, names)
-        arrays = fetch_arrays(session, org, "2023-01", 0, 2**31 - 1, ("unit", "source", "tags", "batch", "note"))
-        fast = _from_arrays(arrays.ordered(), window, names)
-        assert len(fast) == len(generic) > 1000
-        assert fast.row_id.tolist() == generic.row_id.tolist()
-        assert set(fast.text) == set(generic.text)
-        for name, column in generic.text.items():
-            assert np.asarray(fast.text[name], dtype=object).tolist() == np.asarray(column, dtype=object).tolist(), name
-        assert set(fast.numbers) == set(generic.numbers)
-        for name, values in generic.numbers.items():
-            assert np.array_equal(fast.numbers[name], values, equal_nan=True), name
-        assert fast.stamps().tolist() == generic.stamps().tolist()
+        generic = _generic(session, org, names)
+        assert len(generic) > 1000
+        _assert_same(_fast(session, org, names), generic)
+        # A window that starts and ends inside the partition.
+        ids = generic.row_id
+        after, limit = int(ids[len(ids) // 3]), int(ids[2 * len(ids) // 3])
+        cut = _generic(session, org, names, after, limit)
+        assert 0 < len(cut) < len(ids)
+        _assert_same(_fast(session, org, names, after, limit), cut)
+        fast = _fast(session, org, names)
         # The odd rows really are in the comparison.
         assert np.isnan(fast.number("quantity")).any() and (fast.stamps() == np.iinfo(np.int64).min).any()
         assert {"process_flux", ""} <= set(np.asarray(fast.text["category"], dtype=object).tolist())
@@ -107,8 +139,16 @@ def test_array_fetch_equals_the_generic_select(app: Flask) -> None:
         # (fresh columns: evaluating writes the changed values into the columns it was given).
         published = rules[:-len(EXTRA) - 1]
         plain = fetch_columns(session, window, names)
-        generic = _from_frame(_raw_sql(session, window), window, names)
+        generic = _generic(session, org, names)
         assert "batch" not in plain.text and columnar_outcome(plain, published) == columnar_outcome(generic, published)
+        # The generator's rows alone (below the odd rows) have no lab values: the fast path leaves
+        # those columns out, the generic one has them all NaN; rules that read or write ncv agree.
+        last = int(session.scalar(select(func.min(StagingRow.id)).where(StagingRow.batch_id == "odd"))) - 1
+        bare, bare_generic = _fast(session, org, names, 0, last), _generic(session, org, names, 0, last)
+        assert set(bare.numbers) == {"quantity"} and set(bare_generic.numbers) >= {"ncv", "cc", "of", "purity", "ef"}
+        _assert_same(bare, bare_generic)
+        outcome = columnar_outcome(bare, rules)
+        assert outcome == columnar_outcome(bare_generic, rules) and outcome[1]["fill-ncv"] > 0
         # A rule naming batch and note as keys gets them (what clean_partition passes).
         keyed = fetch_columns(session, window, names, compile_columnar(rules).named_keys)
         assert {"batch", "note"} <= set(keyed.text) and "odd-2" in keyed.text["batch"].categories
