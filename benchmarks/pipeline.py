@@ -128,6 +128,10 @@ def main() -> int:
     from orgcarbon.scale.generator import GroupSpec
 
     spec = GroupSpec(plants=args.plants, tags=args.tags, hours=args.hours or args.days * 24)
+    from ingest import reference_loop_ms  # benchmarks/ingest.py: how fast this machine is today
+
+    reference = reference_loop_ms()
+    print(f"reference loop (10^6 additions): {reference:.0f} ms of CPU", flush=True)
     runs = [one_run(args, spec, int(n)) for n in args.workers.split(",")]
     n = runs[0]["counts"]["staged"]
     for run in runs:
@@ -152,7 +156,7 @@ def main() -> int:
                                       "validation_s": round(r["seconds"]["validation"], 1), "load": round(r["load"], 1)}
                   for r in runs}
     print(json.dumps({
-        "benchmark": "pipeline", "readings": n, "load": round(one["load"], 1),
+        "benchmark": "pipeline", "readings": n, "load": round(one["load"], 1), "reference_loop_ms": round(reference),
         # Ingest and the whole run: the best worker count; cleaning per worker: one worker's own rate.
         "ingest_per_s": max(v["ingest_per_s"] for v in by_workers.values()),
         "clean_per_s_per_worker": round(n / one["clean_task_s"]),
