@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -111,36 +112,74 @@ def _sparse_query() -> str:
     return "SELECT " + ", ".join(parts) + WINDOW_SQL + " AND " + SPARSE_ROWS
 
 
-def _codes(hashes: npt.NDArray[np.int64], ids: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.intp],
-                                                                             npt.NDArray[np.int64]]:
+class _Changed(Exception):
+    """The partition changed between the statements of one fetch (a concurrent write committed)."""
+
+
+@dataclass(frozen=True)
+class _Hashed:
+    """One text column: codes per row, and per code its hash and a row id that has it."""
+
+    codes: npt.NDArray[np.intp]
+    hashes: npt.NDArray[np.int64]
+    representative: npt.NDArray[np.int64]
+
+
+def _codes(hashes: npt.NDArray[np.int64], ids: npt.NDArray[np.int64]) -> _Hashed:
     """Codes 0..d-1 of the distinct hashes and one row id per distinct hash (any row will do)."""
     codes, uniques = pd.factorize(hashes)
     representative = np.empty(len(uniques), dtype=np.int64)
     representative[codes] = ids
-    return codes.astype(np.intp), representative
+    return _Hashed(codes.astype(np.intp), np.asarray(uniques, dtype=np.int64), representative)
 
 
-def _labels(session: Session, wanted: dict[str, npt.NDArray[np.int64]]) -> dict[str, list[str]]:
-    """The text of each column at its representative rows (one query)."""
-    ids = sorted({int(i) for values in wanted.values() for i in values})
+def _labels(cursor: Any, wanted: dict[str, _Hashed]) -> dict[str, list[str]]:
+    """The text of each column at its representative rows (one query), checked against its hash."""
+    ids = sorted({int(i) for column in wanted.values() for i in column.representative})
     if not ids:
         return {name: [] for name in wanted}
     names = list(wanted)
-    sql = ("SELECT id, " + ", ".join(f"coalesce({DENSE_TEXT.get(n, n)}, '')" for n in names)
+    texts = [f"coalesce({DENSE_TEXT.get(n, n)}, '')" for n in names]
+    sql = ("SELECT id, " + ", ".join(f"{t}, hashtextextended({t}, 0)" for t in texts)
            + " FROM st_row WHERE id = ANY(%s)")
-    cursor = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     cursor.execute(sql, (ids,))
     by_id = {int(row[0]): row[1:] for row in cursor.fetchall()}
-    return {name: [str(by_id[int(i)][k]) for i in wanted[name]] for k, name in enumerate(names)}
+    labels: dict[str, list[str]] = {}
+    for k, name in enumerate(names):
+        column, found = wanted[name], []
+        for i, expected in zip(column.representative.tolist(), column.hashes.tolist(), strict=True):
+            row = by_id.get(i)
+            if row is None or int(row[2 * k + 1]) != expected:  # deleted or changed since the first query
+                raise _Changed(name)
+            found.append(str(row[2 * k]))
+        labels[name] = found
+    return labels
 
 
 def fetch_arrays(session: Session, org_id: int, month: str, after: int, limit: int,
-                 text_columns: tuple[str, ...]) -> PartitionArrays:
-    """The partition's stored-``new`` rows with ids in (after, limit], as arrays (scan order)."""
+                 text_columns: tuple[str, ...], attempts: int = 3) -> PartitionArrays:
+    """The partition's stored-``new`` rows with ids in (after, limit], as arrays (scan order).
+
+    The arrays come from one statement; the lab values and the labels from one or two more, each
+    checked against the first (same rows with lab values, each label's hash). A write that commits
+    between them makes the fetch start again (each statement sees the newest commits).
+    """
     connection = session.connection()
     connection.exec_driver_sql("SET LOCAL max_parallel_workers_per_gather = 0")
     cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     window = (int(org_id), month, int(after), int(limit))
+    try:
+        for _ in range(attempts):
+            try:
+                return _read(cursor, window, text_columns)
+            except _Changed:
+                continue
+    finally:
+        cursor.close()
+    raise RuntimeError(f"组织 {org_id} {month} 的暂存数据在读取期间被反复修改，请稍后重试清洗")
+
+
+def _read(cursor: Any, window: tuple[int, str, int, int], text_columns: tuple[str, ...]) -> PartitionArrays:
     cursor.execute(_query(text_columns), window, binary=True)
     row = cursor.fetchone()
     values = iter(row[1:])
@@ -149,35 +188,33 @@ def fetch_arrays(session: Session, org_id: int, month: str, after: int, limit: i
     raw = read_array(next(values), "i8").astype(np.int64)
     stamps = np.where(raw == NAT, NAT, (raw + POSTGRES_EPOCH_US) * 1000)
     quantity = read_array(next(values), "f8").astype(np.float64)
-    sparse_ids = read_array(next(values), "i4")
+    sparse_ids = read_array(next(values), "i4").astype(np.int64)
     if not len(ids) == len(pairs) == len(stamps) == len(quantity) == int(row[0]):
         raise ValueError("分区数组长度不一致")
-    hashed = {name: read_array(next(values), "i8").astype(np.int64) for name in text_columns}
-    codes, wanted = {}, {}
-    for name, hashes in hashed.items():
-        codes[name], wanted[name] = _codes(hashes, ids)
+    wanted = {name: _codes(read_array(next(values), "i8").astype(np.int64), ids) for name in text_columns}
     numbers: dict[str, npt.NDArray[np.float64]] = {}
     own = None
     if len(sparse_ids):  # a second pass for the few rows with lab values or an own category
         cursor.execute(_sparse_query(), window, binary=True)
         sparse = iter(cursor.fetchone())
         where = read_array(next(sparse), "i4").astype(np.int64)
+        if not np.array_equal(np.sort(where), np.sort(sparse_ids)):
+            raise _Changed("sparse")
         positions = _Locator(ids)(where)
         for name in SPARSE_NUMBERS:
             column = np.full(len(ids), np.nan)
             column[positions] = read_array(next(sparse), "f8")
             numbers[name] = column
-        category_codes, wanted["category"] = _codes(read_array(next(sparse), "i8").astype(np.int64), where)
-    cursor.close()
-    labels = _labels(session, wanted)
+        wanted["category"] = _codes(read_array(next(sparse), "i8").astype(np.int64), where)
+    labels = _labels(cursor, wanted)
     if len(sparse_ids):
-        category_labels = labels.pop("category")
+        category, category_labels = wanted.pop("category"), labels.pop("category")
         own_codes = np.zeros(len(ids), dtype=np.intp)
-        own_codes[positions] = category_codes
+        own_codes[positions] = category.codes
         has = np.zeros(len(ids), dtype=bool)
-        has[positions] = np.asarray(category_labels, dtype=object)[category_codes] != ""
+        has[positions] = np.asarray(category_labels, dtype=object)[category.codes] != ""
         own = (has, own_codes, category_labels)
-    text = {name: (codes[name], labels[name]) for name in text_columns}
+    text = {name: (wanted[name].codes, labels[name]) for name in text_columns}
     return PartitionArrays(ids, pairs, stamps, quantity, numbers, text, own)
 
 
@@ -191,7 +228,8 @@ class _Locator:
     def __call__(self, wanted: npt.NDArray[np.int64]) -> npt.NDArray[np.intp]:
         if self.order is None:
             self.order = np.argsort(self.ids, kind="stable")
-        found = self.order[np.searchsorted(self.ids[self.order], wanted)]
-        if (self.ids[found] != wanted).any():
+        at = np.minimum(np.searchsorted(self.ids[self.order], wanted), max(len(self.ids) - 1, 0))
+        found = self.order[at] if len(self.ids) else np.zeros(0, dtype=np.intp)
+        if len(found) != len(wanted) or (self.ids[found] != wanted).any():
             raise ValueError("稀疏列的行号不在分区中")
         return found

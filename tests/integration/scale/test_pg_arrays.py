@@ -186,3 +186,38 @@ def test_arrays_are_put_in_id_order() -> None:
     assert np.array_equal(ordered.numbers["ncv"], [np.nan, 5.0, 9.0], equal_nan=True)
     assert ordered.text["tags"][0].tolist() == [1, 0, 0]
     assert ordered.own_category is not None and ordered.own_category[0].tolist() == [False, True, False]
+
+
+def test_a_write_between_the_statements_of_a_fetch_starts_it_again(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A label whose row changed after the arrays were read is caught by its hash; the fetch reads again."""
+    _postgres_only()
+    from sqlalchemy import text
+
+    from orgcarbon.platform.extensions import db
+    from orgcarbon.scale import pg_arrays
+
+    with app.app_context():
+        session = db.session
+        org, names = _staged(session)
+        original, calls = pg_arrays._labels, []
+
+        def rename_first(cursor: Any, wanted: Any) -> Any:
+            calls.append(1)
+            if len(calls) == 1:  # another transaction renames a tag after the arrays were read
+                with db.engine.begin() as other:
+                    other.execute(text("UPDATE st_row SET tags = 'P01-T9999' WHERE tags = 'P01-T0005'"))
+            return original(cursor, wanted)
+
+        monkeypatch.setattr(pg_arrays, "_labels", rename_first)
+        fast = _fast(session, org, names)
+        assert len(calls) == 2
+        assert "P01-T9999" in fast.text["tags"].categories and "P01-T0005" not in fast.text["tags"].categories
+        monkeypatch.setattr(pg_arrays, "_labels", original)
+        _assert_same(fast, _generic(session, org, names))
+
+        def always_changed(cursor: Any, wanted: Any) -> Any:
+            raise pg_arrays._Changed("tags")
+
+        monkeypatch.setattr(pg_arrays, "_labels", always_changed)
+        with pytest.raises(RuntimeError, match="反复修改"):
+            _fast(session, org, names)
