@@ -39,12 +39,20 @@ def effective_status() -> ColumnElement[str]:
                 else_=ROW.c.status)
 
 
+IN_LIMIT = 900  # values per IN (...) list: below every database's parameter limit
+
+
+def _slices(values: list[int]) -> Iterable[list[int]]:
+    """``values`` in lists of at most ``IN_LIMIT``."""
+    return (values[start:start + IN_LIMIT] for start in range(0, len(values), IN_LIMIT))
+
+
 def effective_statuses(session: Session, ids: Iterable[int]) -> dict[int, str]:
     """Effective status by staging row id."""
     wanted = sorted(set(ids))
     found: dict[int, str] = {}
-    for start in range(0, len(wanted), 900):
-        query = select(ROW.c.id, effective_status()).select_from(JOINED).where(ROW.c.id.in_(wanted[start:start + 900]))
+    for part in _slices(wanted):
+        query = select(ROW.c.id, effective_status()).select_from(JOINED).where(ROW.c.id.in_(part))
         found.update({int(i): s for i, s in session.execute(query)})
     return found
 
@@ -147,8 +155,8 @@ def first_readings(session: Session, activities: Iterable[ActivityRecord]) -> di
             firsts[activity_id] = int(row_id)
 
     ids = sorted({a.id for a in records})
-    for start in range(0, len(ids), 900):
-        query = (select(ROW.c.activity_id, func.min(ROW.c.id)).where(ROW.c.activity_id.in_(ids[start:start + 900]))
+    for part in _slices(ids):
+        query = (select(ROW.c.activity_id, func.min(ROW.c.id)).where(ROW.c.activity_id.in_(part))
                  .group_by(ROW.c.activity_id))
         for activity_id, row_id in session.execute(query):
             keep(int(activity_id), row_id)
@@ -168,8 +176,6 @@ def first_readings(session: Session, activities: Iterable[ActivityRecord]) -> di
             for activity_id in wanted.get((org_id, month, sub, material), ()):
                 keep(activity_id, row_id)
     rows: dict[int, StagingRow] = {}
-    wanted_rows = sorted(set(firsts.values()))
-    for start in range(0, len(wanted_rows), 900):
-        rows.update({r.id: r for r in session.scalars(select(StagingRow).where(
-            StagingRow.id.in_(wanted_rows[start:start + 900])))})
+    for part in _slices(sorted(set(firsts.values()))):
+        rows.update({r.id: r for r in session.scalars(select(StagingRow).where(StagingRow.id.in_(part)))})
     return {a: rows[i] for a, i in firsts.items()}
