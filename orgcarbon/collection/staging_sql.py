@@ -16,12 +16,15 @@ from datetime import UTC, datetime, timedelta
 from itertools import chain, repeat
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from orgcarbon.collection.chunks import chunks_of
 from orgcarbon.quality.models import StagingRow
 
-__all__ = ["copy_data", "existing_rows", "insert_rows"]
+__all__ = ["copy_columns", "copy_data", "existing_rows", "insert_rows"]
 
 TABLE = StagingRow.__table__
 SEPARATOR = "\x1f"  # ASCII unit separator: joins the keys of the PostgreSQL look-up
@@ -140,13 +143,17 @@ def copy_data(columns: Sequence[tuple[str, str]], rows: Sequence[Sequence[Any]])
     """(column names, binary ``COPY`` data) of ``rows`` (tuples in the order of ``columns``: name,
     type). Columns NULL in every row are left out: they are NULL all the same, and a reading of the
     API fills about half of the columns."""
-    count = len(rows)
+    return copy_columns(columns, [list(c) for c in zip(*rows, strict=True)], len(rows))
+
+
+def copy_columns(columns: Sequence[tuple[str, str]], values_by_column: Sequence[list[Any]],
+                 count: int) -> tuple[list[str], bytes]:
+    """``copy_data`` of rows given as columns (one list of ``count`` values per column)."""
     names: list[str] = []
     fields: list[list[bytes]] = []
     constant_names: list[str] = []
     constant = bytearray()
-    for (name, kind), column in zip(columns, zip(*rows, strict=True), strict=True):
-        values = list(column)
+    for (name, kind), values in zip(columns, values_by_column, strict=True):
         if values.count(None) == count:
             continue
         if kind not in _NOT_DEDUPLICATED and values.count(values[0]) == count:  # the batch's own values
@@ -167,13 +174,39 @@ def _columns(names: tuple[str, ...]) -> list[tuple[str, str]]:
 
 def insert_rows(session: Session, names: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
     """Bulk insert of ``rows`` (tuples of the columns ``names``): binary ``COPY`` on PostgreSQL
-    (same connection and transaction), else one Core ``executemany``."""
+    (same connection and transaction) with the rows' column chunks (``collection/chunks``), else
+    one Core ``executemany``."""
     connection = session.connection()
     if connection.dialect.name != "postgresql":
         connection.execute(insert(TABLE), [dict(zip(names, row, strict=True)) for row in rows])
         return
-    copied, data = copy_data(_columns(names), rows)
+    count = len(rows)
+    columns = [list(c) for c in zip(*rows, strict=True)]
     raw = connection.connection.dbapi_connection
-    statement = f"COPY {TABLE.name} ({', '.join(copied)}) FROM STDIN (FORMAT BINARY)"
-    with raw.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
-        copy.write(data)
+    with raw.cursor() as cursor:  # type: ignore[union-attr]
+        # Ids are drawn under the lock an INSERT takes anyway, so that ``cleaning_limit``'s SHARE
+        # lock still waits for every batch whose ids it could count; the setting tells the
+        # insert trigger that these rows come with their chunks (migration 0012).
+        cursor.execute(f"LOCK TABLE {TABLE.name} IN ROW EXCLUSIVE MODE")
+        cursor.execute("SELECT set_config('orgcarbon.chunked', 'on', true), array_send(array_agg("
+                       "nextval('st_row_id_seq') ORDER BY g)) "
+                       "FROM generate_series(1, %s) AS g", (count,), binary=True)
+        ids = read_ids(cursor.fetchone()[1], count)
+        copied, data = copy_columns(_columns(("id", *names)), [ids.tolist(), *columns], count)
+        statement = f"COPY {TABLE.name} ({', '.join(copied)}) FROM STDIN (FORMAT BINARY)"
+        with cursor.copy(statement) as copy:
+            copy.write(data)
+        found = chunks_of(names, columns, ids)
+        if found:
+            cursor.executemany("INSERT INTO st_chunk (organization_id, month, first_id, last_id, rows, data) "
+                               "VALUES (%s, %s, %s, %s, %s, %b)", found)
+        cursor.execute("SELECT set_config('orgcarbon.chunked', 'off', true)")
+
+
+def read_ids(data: bytes, count: int) -> npt.NDArray[np.int64]:
+    """The ids of ``array_send`` of ``count`` int8 values."""
+    ndim, has_null, _, length = struct.unpack_from(">iiii", data)
+    if ndim != 1 or has_null or length != count or len(data) != 20 + 12 * count:
+        raise ValueError("预留的暂存行号数量不符")
+    return np.frombuffer(data, dtype=[("length", ">i4"), ("value", ">i8")], count=count, offset=20)["value"].astype(
+        np.int64)

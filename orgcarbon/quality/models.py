@@ -102,6 +102,37 @@ class StagingPartition(Model):
     promoted_through_id: Mapped[int | None] = mapped_column(Integer)
     cleaned_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     promoted_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # Highest id an UPDATE or DELETE touched (PostgreSQL trigger): column chunks are not read for
+    # a window that reaches it (collection/chunks.py).
+    unchunked_through_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class StagingChunk(Model):
+    """One batch's staged rows of one plant × month as columns (PostgreSQL; ``collection/chunks.py``).
+
+    Written by the staging writer in the rows' transaction, read by bulk cleaning, deleted once
+    the partition's cleaned mark passes ``last_id``.
+    """
+
+    __tablename__ = "st_chunk"
+    __table_args__ = (Index("ix_st_chunk_partition", "organization_id", "month", "last_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    organization_id: Mapped[int] = mapped_column(Integer)
+    month: Mapped[str] = mapped_column(String(7))
+    first_id: Mapped[int] = mapped_column(Integer)
+    last_id: Mapped[int] = mapped_column(Integer)
+    rows: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class ChunkState(Model):
+    """One row: the highest id an INSERT from outside the staging writer reached (no chunks below it)."""
+
+    __tablename__ = "st_chunk_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    unchunked_through_id: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class StagingBatch(Model):

@@ -16,11 +16,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select, text
+from sqlalchemy import ColumnElement, and_, case, delete, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from orgcarbon.metamodel.models import ActivityRecord
-from orgcarbon.quality.models import StagingPartition, StagingRow
+from orgcarbon.quality.models import StagingChunk, StagingPartition, StagingRow
 from orgcarbon.quality.rules_store import utcnow
 
 ROW = StagingRow.__table__
@@ -89,6 +89,9 @@ def mark_cleaned(session: Session, org_id: int, month: str, through_id: int) -> 
     row.cleaned_through_id = max(row.cleaned_through_id or 0, through_id)
     row.cleaned_at = utcnow()
     session.flush()
+    # Column chunks at or below the mark are never read again (collection/chunks.py).
+    session.execute(delete(StagingChunk).where(StagingChunk.organization_id == org_id, StagingChunk.month == month,
+                                               StagingChunk.last_id <= row.cleaned_through_id))
 
 
 def lock_marks(session: Session, org_id: int, year: int) -> dict[str, int]:

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from sqlalchemy import bindparam, select, text, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from orgcarbon.metamodel.models import Material, Organization, Process, SubProcess
@@ -28,6 +28,7 @@ from orgcarbon.quality.models import StagingRow
 from orgcarbon.quality.partitions import mark_cleaned, pending
 from orgcarbon.rules.quality.columnar import ColumnarResult, RecordColumns
 from orgcarbon.scale.pg_arrays import SPARSE_NUMBERS, PartitionArrays, fetch_arrays
+from orgcarbon.scale.pg_chunks import read_chunks
 
 # Raw columns of the query, in order; ``ts_us`` is the reading time in µs since 1970 (UTC).
 RAW = ("id", "subprocess_id", "material_id", "category", "ts_us", "quantity", "unit", "ncv", "cc", "of",
@@ -91,6 +92,22 @@ def _lookup(ids: npt.NDArray[np.int64], names: dict[int, str]) -> pd.Categorical
     return pd.Categorical(np.asarray([names.get(int(i), "") for i in uniques], dtype=object)[inverse])
 
 
+def _text_columns(keys: frozenset[str]) -> tuple[str, ...]:
+    return ("unit", "source", "tags") + tuple(c for c in ("batch", "note") if c in keys)
+
+
+def fetch_partition(session: Session, window: Window, names: Names,
+                    keys: frozenset[str] = frozenset()) -> tuple[RecordColumns, str]:
+    """``fetch_columns``, from the writer's column chunks where they may be trusted
+    (PostgreSQL, ``scale/pg_chunks``); with where the columns came from: chunks, arrays or rows."""
+    if session.get_bind().dialect.name == "postgresql":
+        arrays = read_chunks(session, window.org_id, window.month, window.after, window.limit, _text_columns(keys))
+        if arrays is not None:
+            return _from_arrays(arrays.ordered(), window, names), "chunks"
+        return fetch_columns(session, window, names, keys), "arrays"
+    return fetch_columns(session, window, names, keys), "rows"
+
+
 def fetch_columns(session: Session, window: Window, names: Names, keys: frozenset[str] = frozenset()) -> RecordColumns:
     """The new rows of one plant × month as columns, in id order, with the frame's names.
 
@@ -99,8 +116,7 @@ def fetch_columns(session: Session, window: Window, names: Names, keys: frozense
     when named (no rule can read them otherwise).
     """
     if session.get_bind().dialect.name == "postgresql":
-        text = ("unit", "source", "tags") + tuple(c for c in ("batch", "note") if c in keys)
-        arrays = fetch_arrays(session, window.org_id, window.month, window.after, window.limit, text)
+        arrays = fetch_arrays(session, window.org_id, window.month, window.after, window.limit, _text_columns(keys))
         return _from_arrays(arrays.ordered(), window, names)
     return _from_frame(_raw_sql(session, window), window, names)
 
@@ -177,16 +193,12 @@ def _from_frame(raw: pd.DataFrame, window: Window, names: Names) -> RecordColumn
     return RecordColumns(ids, text, numbers, stamps.astype(np.int64))
 
 
-def _copy_rows(session: Session, table: str, rows: pd.DataFrame) -> None:
-    """COPY ``rows`` (no header, CSV) into a temporary table of this transaction."""
-    cursor = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    data = rows.to_csv(index=False, header=False, float_format="%.17g")
-    with cursor.copy(f"COPY {table} FROM STDIN (FORMAT csv)") as copy:
-        copy.write(data)
-
-
 def write_back(session: Session, window: Window, result: ColumnarResult) -> int:
-    """Rejected rows, changed values, then the partition's cleaned mark; values written."""
+    """Rejected rows, changed values, then the partition's cleaned mark; values written.
+
+    PostgreSQL: one ``UPDATE … FROM unnest(ids[, values])`` per kind of change (the ids travel as
+    one array; no temporary table); elsewhere ``IN`` lists and ``executemany``.
+    """
     t = StagingRow.__table__
     conn = session.connection()
     postgres = conn.dialect.name == "postgresql"
@@ -195,22 +207,19 @@ def write_back(session: Session, window: Window, result: ColumnarResult) -> int:
         column = WRITABLE[field]
         written += len(ids)
         if postgres and len(ids):
-            conn.execute(text("CREATE TEMP TABLE oc_clean_values (id bigint, value double precision) "
-                              "ON COMMIT DROP"))
-            _copy_rows(session, "oc_clean_values", pd.DataFrame({"id": ids, "value": values}))
-            conn.execute(text(f"UPDATE st_row SET {column} = v.value FROM oc_clean_values v "  # noqa: S608
-                              "WHERE st_row.id = v.id"))
-            conn.execute(text("DROP TABLE oc_clean_values"))
+            conn.exec_driver_sql(
+                f"UPDATE st_row SET {column} = v.value "  # noqa: S608  (column from WRITABLE)
+                "FROM unnest(%(ids)s::int4[], %(values)s::float8[]) AS v(id, value) WHERE st_row.id = v.id",
+                {"ids": np.asarray(ids, dtype=np.int64).tolist(),
+                 "values": [None if v != v else float(v) for v in np.asarray(values, dtype=np.float64).tolist()]})
         elif len(ids):
             conn.execute(update(t).where(t.c.id == bindparam("_id")).values({column: bindparam("value")}),
                          [{"_id": int(i), "value": None if v != v else float(v)} for i, v in zip(ids, values,
                                                                                                    strict=True)])
     removed = result.removed
     if postgres and len(removed):
-        conn.execute(text("CREATE TEMP TABLE oc_clean_removed (id bigint) ON COMMIT DROP"))
-        _copy_rows(session, "oc_clean_removed", pd.DataFrame({"id": removed}))
-        conn.execute(text("UPDATE st_row SET status = 'rejected' FROM oc_clean_removed r WHERE st_row.id = r.id"))
-        conn.execute(text("DROP TABLE oc_clean_removed"))
+        conn.exec_driver_sql("UPDATE st_row SET status = 'rejected' FROM unnest(%(ids)s::int4[]) AS r(id) "
+                             "WHERE st_row.id = r.id", {"ids": np.asarray(removed, dtype=np.int64).tolist()})
     else:
         for start in range(0, len(removed), 5000):
             conn.execute(update(t).where(t.c.id.in_(removed[start:start + 5000].tolist())).values(status="rejected"))

@@ -100,6 +100,7 @@ def run_pipeline(session: Session, spec: GroupSpec, layout: GroupLayout, queue: 
     report.clean_task_s = sum(float(r["total_s"]) for r in cleaned)
     report.clean_parts = {k: sum(float(r.get(k, 0.0)) for r in cleaned) for k in ("fetch_s", "rules_s", "write_s")}
     report.counts["clean_path"] = sorted({str(r.get("path")) for r in cleaned})
+    report.counts["clean_read_from"] = sorted({str(r.get("read_from")) for r in cleaned if r.get("read_from")})
     promoted = _timed(report, "aggregate", log, lambda: dispatch(
         promote_task, [(org, spec.year) for org in layout.plant_ids], queue))
     _account_tasks(report, "aggregate", promoted)

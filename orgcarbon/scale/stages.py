@@ -39,7 +39,7 @@ from orgcarbon.rules.quality.columnar import NotColumnar, compile_columnar
 from orgcarbon.scale.cleaning import (
     WRITABLE,
     Window,
-    fetch_columns,
+    fetch_partition,
     partition_names,
     timed,
     write_back,
@@ -141,12 +141,12 @@ def clean_partition(session: Session, org_id: int, year: int, month: int) -> dic
     except NotColumnar:
         counts = _clean_with_frames(session, window, definitions)
     else:
-        columns, fetch_s, _ = timed(fetch_columns, session, window, partition_names(session, org_id),
-                                    compiled.named_keys)
+        (columns, read_from), fetch_s, _ = timed(fetch_partition, session, window,
+                                                 partition_names(session, org_id), compiled.named_keys)
         result, rules_s, _ = timed(compiled.evaluate, columns)
         written, write_s, _ = timed(write_back, session, window, result)
         counts = {"rows": len(columns), "rejected": len(result.removed), "cleaned": len(columns) - len(result.removed),
-                  "by_rule": result.counts, "values_changed": written, "path": "columnar",
+                  "by_rule": result.counts, "values_changed": written, "path": "columnar", "read_from": read_from,
                   "fetch_s": fetch_s, "rules_s": rules_s, "write_s": write_s}
     session.add(QualityRun(kind="cleaning", dataset="staging", organization_id=org_id, year=year, month=month,
                            status="done", started_at=utcnow(), finished_at=utcnow(), user_name="task:scale",

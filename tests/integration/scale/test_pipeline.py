@@ -7,6 +7,7 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from orgcarbon.scale.generator import GroupSpec, defect_counts, expected_totals
+from tests.conftest import backend
 
 SMALL = GroupSpec(plants=2, tags=20, hours=48, gap_rate=0.02, spike_rate=0.01, duplicate_rate=0.02)
 
@@ -50,3 +51,9 @@ def test_small_pipeline_accounts_exactly_the_cleaned_readings(app: Flask) -> Non
         assert run is not None and run.status == "done" and run.total_tco2 and run.total_tco2 > 0
         assert report.counts["report_bytes"] > 10_000
         assert set(report.seconds) == {"ingest", "clean", "aggregate", "validation", "accounting", "reports"}
+        # PostgreSQL: every partition read from the writer's column chunks, which the cleaned marks
+        # then deleted; SQLite: one SELECT.
+        from orgcarbon.quality.models import StagingChunk
+
+        assert report.counts["clean_read_from"] == (["chunks"] if backend() == "postgresql" else ["rows"])
+        assert session.scalar(select(func.count()).select_from(StagingChunk)) == 0
