@@ -4,7 +4,8 @@ The staging writer stores, beside the rows it COPYs, their columns as one uncomp
 plant × month of the batch (collection/chunks.py). PostgreSQL triggers keep track of when the
 chunks may no longer match the rows: an UPDATE or DELETE of st_row raises the touched partitions'
 ``unchunked_through_id``; an INSERT that does not come from the writer raises
-``st_chunk_state.unchunked_through_id``. Rows staged before this migration have no chunks: the
+``st_chunk_state.unchunked_through_id``. Chunks at or below a mark can no longer be read and are
+deleted by the same trigger (and by ``mark_cleaned`` at the cleaned mark). Rows staged before this migration have no chunks: the
 state starts at their highest id. SQLite gets the tables (the writer does not fill them there).
 
 Revision ID: 0012
@@ -22,14 +23,20 @@ branch_labels = None
 depends_on = None
 
 # Raise the marks of the partitions a statement touched (ordered, so that two statements lock
-# partition rows in the same order). Rows without organisation or month belong to no partition.
+# partition rows in the same order) and delete the chunks no window can read any more (a window
+# reads chunks only from above the mark). Rows without organisation or month belong to no partition.
 _RAISE = """
-    INSERT INTO st_partition (organization_id, month, unchunked_through_id)
-    SELECT organization_id, month, max(id) FROM ({rows}) AS touched
-    WHERE organization_id IS NOT NULL AND month IS NOT NULL
-    GROUP BY organization_id, month ORDER BY organization_id, month
-    ON CONFLICT (organization_id, month) DO UPDATE
-        SET unchunked_through_id = greatest(st_partition.unchunked_through_id, excluded.unchunked_through_id);
+    WITH touched AS (
+        SELECT organization_id, month, max(id) AS through_id FROM ({rows}) AS t
+        WHERE organization_id IS NOT NULL AND month IS NOT NULL GROUP BY organization_id, month),
+    marked AS (
+        INSERT INTO st_partition (organization_id, month, unchunked_through_id)
+        SELECT organization_id, month, through_id FROM touched ORDER BY organization_id, month
+        ON CONFLICT (organization_id, month) DO UPDATE
+            SET unchunked_through_id = greatest(st_partition.unchunked_through_id, excluded.unchunked_through_id)
+        RETURNING organization_id, month, unchunked_through_id)
+    DELETE FROM st_chunk c USING marked m
+    WHERE c.organization_id = m.organization_id AND c.month = m.month AND c.last_id <= m.unchunked_through_id;
 """
 
 TRIGGERS = f"""
@@ -53,10 +60,13 @@ CREATE TRIGGER st_row_unchunked_delete AFTER DELETE ON st_row
     FOR EACH STATEMENT EXECUTE FUNCTION st_row_unchunked_delete();
 
 CREATE FUNCTION st_row_unchunked_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    mark integer;
 BEGIN
     IF coalesce(current_setting('orgcarbon.chunked', true), '') <> 'on' THEN
-        UPDATE st_chunk_state SET unchunked_through_id =
-            greatest(unchunked_through_id, (SELECT max(id) FROM st_row));
+        UPDATE st_chunk_state SET unchunked_through_id = greatest(unchunked_through_id, (SELECT max(id) FROM st_row))
+        RETURNING unchunked_through_id INTO mark;
+        DELETE FROM st_chunk WHERE last_id <= mark;
     END IF;
     RETURN NULL;
 END $$;

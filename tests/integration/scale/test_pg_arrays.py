@@ -48,10 +48,16 @@ def _odd_rows(org_id: int, sub_id: int, material_id: int) -> list[dict[str, obje
     ]
 
 
-def _staged(session: Any) -> tuple[int, Any]:
-    """The plant's three days staged through the writer plus the odd rows; (plant id, its names)."""
+def _staged(session: Any, odd_through_writer: bool = False) -> tuple[int, Any]:
+    """The plant's three days staged through the writer plus the odd rows; (plant id, its names).
+
+    The odd rows go in as ORM objects, or with ``odd_through_writer`` through the writer's bulk
+    insert (which stores their column chunks on PostgreSQL).
+    """
     from sqlalchemy import select
 
+    from orgcarbon.collection.staging import ROW_FIELDS
+    from orgcarbon.collection.staging_sql import insert_rows
     from orgcarbon.quality.models import StagingRow
     from orgcarbon.scale.cleaning import partition_names
     from orgcarbon.scale.metamodel import build_group
@@ -63,7 +69,13 @@ def _staged(session: Any) -> tuple[int, Any]:
     org = layout.plant_ids[0]
     sub, material = session.execute(select(StagingRow.subprocess_id, StagingRow.material_id)
                                     .where(StagingRow.organization_id == org).limit(1)).one()
-    session.add_all(StagingRow(**row) for row in _odd_rows(org, sub, material))
+    odd = _odd_rows(org, sub, material)
+    if odd_through_writer:
+        now = dt.datetime.now(dt.UTC)
+        insert_rows(session, ROW_FIELDS, [tuple({"record_key": f"odd-{i}", "received_at": now, **row}.get(n)
+                                                for n in ROW_FIELDS) for i, row in enumerate(odd)])
+    else:
+        session.add_all(StagingRow(**row) for row in odd)
     session.commit()
     return org, partition_names(session, org)
 

@@ -20,7 +20,8 @@ from orgcarbon.collection.chunks import chunks_of, decode, encode
 from orgcarbon.rules.quality import rule_from_dict
 from tests.conftest import backend
 from tests.integration.scale.test_columnar import EXTRA, columnar_outcome
-from tests.integration.scale.test_pg_arrays import KEYED, SPEC, _assert_same, _generic, _odd_rows
+from tests.integration.scale.test_pg_arrays import KEYED, SPEC, _assert_same, _generic
+from tests.integration.scale.test_pg_arrays import _staged as _staged_rows
 
 TEXT = ("unit", "source", "tags", "batch", "note")
 
@@ -32,26 +33,7 @@ def _postgres_only() -> None:
 
 def _staged(session: Any) -> tuple[int, Any]:
     """The plant's three days and the odd rows, all through the writer's bulk insert."""
-    from sqlalchemy import select
-
-    from orgcarbon.collection.staging import ROW_FIELDS
-    from orgcarbon.collection.staging_sql import insert_rows
-    from orgcarbon.quality.models import StagingRow
-    from orgcarbon.scale.cleaning import partition_names
-    from orgcarbon.scale.metamodel import build_group
-    from orgcarbon.scale.stages import ingest_days
-
-    layout = build_group(session, SPEC)
-    session.commit()
-    ingest_days(session, SPEC, 0, 0, 3)
-    org = layout.plant_ids[0]
-    sub, material = session.execute(select(StagingRow.subprocess_id, StagingRow.material_id)
-                                    .where(StagingRow.organization_id == org).limit(1)).one()
-    odd = [{"record_key": f"odd-{i}", "received_at": dt.datetime.now(dt.UTC), **row}
-           for i, row in enumerate(_odd_rows(org, sub, material))]
-    insert_rows(session, ROW_FIELDS, [tuple(row.get(n) for n in ROW_FIELDS) for row in odd])
-    session.commit()
-    return org, partition_names(session, org)
+    return _staged_rows(session, odd_through_writer=True)
 
 
 def _chunked(session: Any, org: int, names: Any, after: int = 0, limit: int = 2**31 - 1,
@@ -109,7 +91,7 @@ def test_changed_or_foreign_rows_send_cleaning_back_to_the_rows(app: Flask) -> N
     from sqlalchemy import delete, func, select, update
 
     from orgcarbon.platform.extensions import db
-    from orgcarbon.quality.models import ChunkState, StagingPartition, StagingRow
+    from orgcarbon.quality.models import ChunkState, StagingChunk, StagingPartition, StagingRow
 
     with app.app_context():
         session = db.session
@@ -121,6 +103,9 @@ def test_changed_or_foreign_rows_send_cleaning_back_to_the_rows(app: Flask) -> N
         session.execute(update(StagingRow).where(StagingRow.id == changed).values(quantity=1e9))
         session.commit()
         assert session.get(StagingPartition, (org, "2023-01")).unchunked_through_id == changed
+        # Chunks that end at or below the mark can never be read again: the trigger deleted them.
+        last_ids = session.scalars(select(StagingChunk.last_id).where(StagingChunk.organization_id == org)).all()
+        assert last_ids and min(last_ids) > changed
         assert _chunked(session, org, names) is None  # the chunk still says the old quantity
         assert _chunked(session, org, names, changed - 1) is None
         after = _chunked(session, org, names, changed)  # a window above the change trusts the chunks
@@ -140,6 +125,7 @@ def test_changed_or_foreign_rows_send_cleaning_back_to_the_rows(app: Flask) -> N
         assert session.scalar(select(ChunkState.unchunked_through_id)) == newest > state
         assert _chunked(session, org, names, gone) is None
         assert _chunked(session, org, names, newest) is not None
+        assert session.scalar(select(func.count()).select_from(StagingChunk)) == 0  # all at or below it
 
 
 def test_cleaning_reads_chunks_and_deletes_those_its_mark_passes(app: Flask) -> None:
