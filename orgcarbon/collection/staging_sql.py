@@ -188,10 +188,10 @@ def insert_rows(session: Session, names: tuple[str, ...], rows: list[tuple[Any, 
         # lock still waits for every batch whose ids it could count; the setting tells the
         # insert trigger that these rows come with their chunks (migration 0012).
         cursor.execute(f"LOCK TABLE {TABLE.name} IN ROW EXCLUSIVE MODE")
-        cursor.execute("SELECT set_config('orgcarbon.chunked', 'on', true), array_send(array_agg("
-                       "nextval('st_row_id_seq') ORDER BY g)) "
-                       "FROM generate_series(1, %s) AS g", (count,), binary=True)
-        ids = read_ids(cursor.fetchone()[1], count)
+        cursor.execute("SELECT set_config('orgcarbon.chunked', 'on', true), "
+                       "array_send(array_agg(nextval('st_row_id_seq'))) FROM generate_series(1, %s)",
+                       (count,), binary=True)
+        ids = np.sort(read_ids(cursor.fetchone()[1], count))  # ascending as drawn; sorted, not trusted
         copied, data = copy_columns(_columns(("id", *names)), [ids.tolist(), *columns], count)
         statement = f"COPY {TABLE.name} ({', '.join(copied)}) FROM STDIN (FORMAT BINARY)"
         with cursor.copy(statement) as copy:
