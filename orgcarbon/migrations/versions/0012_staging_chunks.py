@@ -73,6 +73,17 @@ END $$;
 CREATE TRIGGER st_row_unchunked_insert AFTER INSERT ON st_row
     FOR EACH STATEMENT EXECUTE FUNCTION st_row_unchunked_insert();
 
+-- Emptying st_chunk by hand must not make staged rows invisible to cleaning: every window below
+-- the highest staged id reads the rows instead.
+CREATE FUNCTION st_chunk_truncated() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE st_chunk_state SET unchunked_through_id =
+        greatest(unchunked_through_id, (SELECT coalesce(max(id), 0) FROM st_row));
+    RETURN NULL;
+END $$;
+CREATE TRIGGER st_chunk_truncated AFTER TRUNCATE ON st_chunk
+    FOR EACH STATEMENT EXECUTE FUNCTION st_chunk_truncated();
+
 ALTER TABLE st_chunk ALTER COLUMN data SET STORAGE EXTERNAL;
 """
 
@@ -107,6 +118,8 @@ def downgrade():
         for name in ('update', 'delete', 'insert'):
             op.execute(f'DROP TRIGGER IF EXISTS st_row_unchunked_{name} ON st_row')
             op.execute(f'DROP FUNCTION IF EXISTS st_row_unchunked_{name}()')
+        op.execute('DROP TRIGGER IF EXISTS st_chunk_truncated ON st_chunk')
+        op.execute('DROP FUNCTION IF EXISTS st_chunk_truncated()')
     with op.batch_alter_table('st_partition') as batch:
         batch.drop_column('unchunked_through_id')
     op.drop_table('st_chunk_state')

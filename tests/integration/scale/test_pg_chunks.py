@@ -88,7 +88,7 @@ def test_changed_or_foreign_rows_send_cleaning_back_to_the_rows(app: Flask) -> N
     """An UPDATE or DELETE marks its partition up to the id it touched; an INSERT outside the writer
     marks every partition up to max(id). Windows reaching a mark get ``None`` (read the rows)."""
     _postgres_only()
-    from sqlalchemy import delete, func, select, update
+    from sqlalchemy import delete, func, select, text, update
 
     from orgcarbon.platform.extensions import db
     from orgcarbon.quality.models import ChunkState, StagingChunk, StagingPartition, StagingRow
@@ -126,6 +126,21 @@ def test_changed_or_foreign_rows_send_cleaning_back_to_the_rows(app: Flask) -> N
         assert _chunked(session, org, names, gone) is None
         assert _chunked(session, org, names, newest) is not None
         assert session.scalar(select(func.count()).select_from(StagingChunk)) == 0  # all at or below it
+        # Chunks emptied by hand (TRUNCATE) leave no staged row unseen: the insert mark rises.
+        from orgcarbon.collection.staging import ROW_FIELDS
+        from orgcarbon.collection.staging_sql import insert_rows
+
+        insert_rows(session, ROW_FIELDS, [tuple({"record_key": "late", "source": "api", "batch_id": "late",
+                                                 "organization_id": org, "month": "2023-01", "quantity": 2.0,
+                                                 "status": "new", "received_at": dt.datetime.now(dt.UTC)}.get(n)
+                                                for n in ROW_FIELDS)])
+        session.commit()
+        late = session.scalar(select(func.max(StagingRow.id)))
+        assert late > newest and _chunked(session, org, names, newest).row_id.tolist() == [late]
+        session.execute(text("TRUNCATE st_chunk"))
+        session.commit()
+        assert session.scalar(select(ChunkState.unchunked_through_id)) == late
+        assert _chunked(session, org, names, newest) is None
 
 
 def test_cleaning_reads_chunks_and_deletes_those_its_mark_passes(app: Flask) -> None:
