@@ -149,22 +149,23 @@ def chunks_of(names: Sequence[str], columns: Sequence[Sequence[Any]],
     count = len(ids)
     if not count:
         return []
+    given = dict(zip(names, columns, strict=True))
     absent = [None] * count
-    by_name = dict(zip(names, columns, strict=True))
-    by_name.update({n: absent for n in ("status", "reference", "request_id", "category", "tags", "unit", "source",
-                                        "batch_id", "timestamp", "quantity", "subprocess_id", "material_id",
-                                        "organization_id", "month", *NUMBERS) if n not in by_name})
-    orgs, months, statuses = by_name["organization_id"], by_name["month"], by_name["status"]
-    references, requests = by_name["reference"], by_name["request_id"]
+
+    def column(name: str) -> Sequence[Any]:  # a column the caller left out is NULL in every row
+        return given.get(name, absent)
+
+    orgs, months, statuses = column("organization_id"), column("month"), column("status")
+    references, requests = column("reference"), column("request_id")
     if references.count(None) == count:
         notes: Sequence[Any] = requests
     elif None not in references:
         notes = references
     else:
         notes = [r if r is not None else q for r, q in zip(references, requests, strict=True)]
-    source = {"unit": by_name["unit"], "source": by_name["source"], "tags": by_name["tags"],
-              "batch": by_name["batch_id"], "note": notes, "category": by_name["category"],
-              **{n: by_name[n] for n in ("subprocess_id", "material_id", "timestamp", "quantity", *NUMBERS)}}
+    source = {"unit": column("unit"), "source": column("source"), "tags": column("tags"),
+              "batch": column("batch_id"), "note": notes, "category": column("category"),
+              **{n: column(n) for n in ("subprocess_id", "material_id", "timestamp", "quantity", *NUMBERS)}}
     keep = np.asarray([s == "new" for s in statuses]) if statuses.count("new") != count else None
     if orgs.count(orgs[0]) == count and months.count(months[0]) == count and keep is None:
         groups = {(orgs[0], months[0]): None}  # the common batch: one plant, one month

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from orgcarbon.collection.chunks import chunks_of
 from orgcarbon.quality.models import StagingRow
 
-__all__ = ["copy_columns", "copy_data", "existing_rows", "insert_rows"]
+__all__ = ["copy_columns", "copy_data", "existing_rows", "insert_rows", "read_array"]
 
 TABLE = StagingRow.__table__
 SEPARATOR = "\x1f"  # ASCII unit separator: joins the keys of the PostgreSQL look-up
@@ -191,7 +191,9 @@ def insert_rows(session: Session, names: tuple[str, ...], rows: list[tuple[Any, 
         cursor.execute("SELECT set_config('orgcarbon.chunked', 'on', true), "
                        "array_send(array_agg(nextval('st_row_id_seq'))) FROM generate_series(1, %s)",
                        (count,), binary=True)
-        ids = np.sort(read_ids(cursor.fetchone()[1], count))  # ascending as drawn; sorted, not trusted
+        ids = np.sort(read_array(cursor.fetchone()[1], "i8"))  # ascending as drawn; sorted, not trusted
+        if len(ids) != count:
+            raise ValueError(f"预留的暂存行号数量不符：{len(ids)} 个，应为 {count} 个")
         copied, data = copy_columns(_columns(("id", *names)), [ids.tolist(), *columns], count)
         statement = f"COPY {TABLE.name} ({', '.join(copied)}) FROM STDIN (FORMAT BINARY)"
         with cursor.copy(statement) as copy:
@@ -203,10 +205,20 @@ def insert_rows(session: Session, names: tuple[str, ...], rows: list[tuple[Any, 
         cursor.execute("SELECT set_config('orgcarbon.chunked', 'off', true)")
 
 
-def read_ids(data: bytes, count: int) -> npt.NDArray[np.int64]:
-    """The ids of ``array_send`` of ``count`` int8 values."""
-    ndim, has_null, _, length = struct.unpack_from(">iiii", data)
-    if ndim != 1 or has_null or length != count or len(data) != 20 + 12 * count:
-        raise ValueError("预留的暂存行号数量不符")
-    return np.frombuffer(data, dtype=[("length", ">i4"), ("value", ">i8")], count=count, offset=20)["value"].astype(
-        np.int64)
+def read_array(data: bytes | None, kind: str) -> npt.NDArray[np.generic]:
+    """A one-dimensional array without NULLs from ``array_send`` bytes (``kind``: i4, i8, f8)."""
+    width = np.dtype(kind).itemsize
+    if data is None:  # array_agg over no row
+        return np.empty(0, dtype=kind)
+    ndim, has_null, _ = struct.unpack_from(">iii", data)
+    if ndim == 0:
+        return np.empty(0, dtype=kind)
+    if ndim != 1 or has_null:
+        raise ValueError("数组格式不符：应为无空值的一维数组")
+    count = struct.unpack_from(">i", data, 12)[0]
+    if len(data) != 20 + count * (4 + width):
+        raise ValueError(f"数组长度不符：{len(data)} 字节，{count} 个元素，每个 {width} 字节")
+    records = np.frombuffer(data, dtype=[("length", ">i4"), ("value", ">" + kind)], count=count, offset=20)
+    if (records["length"] != width).any():
+        raise ValueError("数组元素长度不符")
+    return records["value"].astype(kind)

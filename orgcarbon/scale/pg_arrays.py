@@ -23,7 +23,6 @@ NULL and "" read as "" in text columns and as NaN in numbers, as in the record f
 
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +30,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 from sqlalchemy.orm import Session
+
+from orgcarbon.collection.staging_sql import read_array
 
 # Frame name → SQL of a text column hashed on every row.
 DENSE_TEXT = {"unit": "unit", "source": "source", "tags": "tags", "batch": "batch_id",
@@ -65,25 +66,6 @@ class PartitionArrays:
         return PartitionArrays(self.ids[order], self.pairs[order], self.stamps[order], self.quantity[order],
                                {k: v[order] for k, v in self.numbers.items()},
                                {k: (c[order], labels) for k, (c, labels) in self.text.items()}, own)
-
-
-def read_array(data: bytes | None, kind: str) -> npt.NDArray[np.generic]:
-    """A one-dimensional array without NULLs from ``array_send`` bytes (``kind``: i4, i8, f8)."""
-    width = np.dtype(kind).itemsize
-    if data is None:  # array_agg over no row
-        return np.empty(0, dtype=kind)
-    ndim, has_null, _ = struct.unpack_from(">iii", data)
-    if ndim == 0:
-        return np.empty(0, dtype=kind)
-    if ndim != 1 or has_null:
-        raise ValueError("数组格式不符：应为无空值的一维数组")
-    count = struct.unpack_from(">i", data, 12)[0]
-    if len(data) != 20 + count * (4 + width):
-        raise ValueError(f"数组长度不符：{len(data)} 字节，{count} 个元素，每个 {width} 字节")
-    records = np.frombuffer(data, dtype=[("length", ">i4"), ("value", ">" + kind)], count=count, offset=20)
-    if (records["length"] != width).any():
-        raise ValueError("数组元素长度不符")
-    return records["value"].astype(kind)
 
 
 WINDOW_SQL = " FROM st_row WHERE organization_id = %s AND month = %s AND status = 'new' AND id > %s AND id <= %s"
